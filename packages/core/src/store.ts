@@ -1,0 +1,81 @@
+import type { AuditEvent, Risk } from "./event.js";
+
+/** What a store can do beyond the contract every store meets. Core adapts around what is missing. */
+export interface StoreCapabilities {
+  /** Events survive `close()` and a new process opening the same location. */
+  persistent: boolean;
+  /** Several processes may write the same location at once. */
+  multiProcess: boolean;
+  /** `subscribe` is implemented (live tail); otherwise callers poll. */
+  subscribe: boolean;
+}
+
+/**
+ * Which events to read. Every condition must hold. Results are ordered by `(time, id)`; `after`
+ * continues from an event id (a keyset cursor), so pages never skip or repeat events even when
+ * thousands share one timestamp.
+ */
+export interface AuditFilter {
+  /** Exact type, a prefix pattern like `"tool.*"`, or a list of either. */
+  type?: string | string[];
+  /** Only events of this actor. */
+  actor?: string;
+  /** Only events of this session. */
+  sessionId?: string;
+  /** Only events of this run. */
+  runId?: string;
+  /** Only events whose payload has this `approvalId`. */
+  approvalId?: string;
+  /** This risk level and above. */
+  risk?: Risk;
+  /** Events at or after this time (inclusive). Also `"1h"`, `"7d"`, `"30m"` relative to now. */
+  since?: Date | string;
+  /** Events before this time (exclusive). Also relative, like `since`. */
+  until?: Date | string;
+  /** Top-level payload equality: `{ tool: "search" }`. */
+  data?: Record<string, string | number | boolean>;
+  /**
+   * Order by `(time, id)`.
+   * @default "asc"
+   */
+  order?: "asc" | "desc";
+  /** At most this many events; applied after every other condition. */
+  limit?: number;
+  /** Keyset cursor: continue after the event with this id, in the filter's order. */
+  after?: string;
+}
+
+/** Options of {@link AuditStore.prune}. */
+export interface PruneOptions {
+  /** Delete events older than this (`Date`, ISO string, or `"30d"`). */
+  before?: Date | string;
+  /** Keep only this many newest events. */
+  keep?: number;
+}
+
+/**
+ * Where the trail lives. Every store passes `@audit/test-suite`. Stores are thin translations of
+ * this contract into one backend's idiom; batching, retries and spooling happen in the auditor.
+ */
+export interface AuditStore {
+  /** Short name of the backend: `"memory"`, `"sqlite"`, `"postgres"`, … */
+  readonly id: string;
+  /** What this store can do. */
+  readonly capabilities: StoreCapabilities;
+  /** Writes a batch in one atomic write. Idempotent on event id: an id already stored is skipped, never overwritten. */
+  append(events: readonly AuditEvent[]): Promise<void>;
+  /** Matching events, ordered by `(time, id)`. */
+  query(filter?: AuditFilter): Promise<AuditEvent[]>;
+  /** Every matching event exactly once, in order, in constant memory. */
+  stream(filter?: AuditFilter): AsyncIterable<AuditEvent>;
+  /** One event by id. */
+  get(id: string): Promise<AuditEvent | undefined>;
+  /** How many events match (`limit` and `after` are honoured). */
+  count(filter?: AuditFilter): Promise<number>;
+  /** Deletes old events; returns how many were deleted. */
+  prune(options: PruneOptions): Promise<number>;
+  /** Calls `onEvent` for each new matching event; returns the unsubscribe function. */
+  subscribe?(filter: AuditFilter, onEvent: (event: AuditEvent) => void): () => void;
+  /** Releases what the store opened. Idempotent. */
+  close(): Promise<void>;
+}
