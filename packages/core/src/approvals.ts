@@ -54,7 +54,8 @@ export class Approvals {
     const requests = new Map<string, AuditEvent<EventPayloads["approval.request"]>>();
     for await (const e of store.stream({ type: "approval.request" })) {
       const id = e.data.approvalId;
-      if (typeof id === "string") requests.set(id, e as AuditEvent<EventPayloads["approval.request"]>);
+      if (typeof id === "string")
+        requests.set(id, e as AuditEvent<EventPayloads["approval.request"]>);
     }
     if (requests.size === 0) return [];
     for await (const e of store.stream({ type: "approval.resolve" })) {
@@ -103,7 +104,9 @@ export class Approvals {
   ): Promise<AuditEvent<EventPayloads["approval.resolve"]>> {
     checkId(approvalId);
     if (!resolution || typeof resolution.outcome !== "string" || resolution.outcome.length === 0) {
-      throw new AuditValidationError("[audit] a resolution needs an outcome, e.g. { outcome: \"approve\", resolvedBy: \"alice\" }");
+      throw new AuditValidationError(
+        '[audit] a resolution needs an outcome, e.g. { outcome: "approve", resolvedBy: "alice" }',
+      );
     }
     if (typeof resolution.resolvedBy !== "string" || resolution.resolvedBy.length === 0) {
       throw new AuditValidationError("[audit] a resolution needs resolvedBy: who decided");
@@ -133,7 +136,11 @@ export class Approvals {
     await this.#auditor.store.append([event]);
     const stored = await this.#auditor.store.get(id);
     if (!stored) {
-      throw new ApprovalConflictError(approvalId, { outcome: "unknown", resolvedBy: "unknown", time: "unknown" });
+      throw new ApprovalConflictError(approvalId, {
+        outcome: "unknown",
+        resolvedBy: "unknown",
+        time: "unknown",
+      });
     }
     // Key order may differ in what a store reads back, so compare the fields that identify ours.
     const won =
@@ -169,7 +176,8 @@ export class Approvals {
     });
     const store = this.#auditor.store;
     const id = resolutionEventId(approvalId);
-    const deadline = options.timeoutMs === undefined ? Number.POSITIVE_INFINITY : Date.now() + options.timeoutMs;
+    const deadline =
+      options.timeoutMs === undefined ? Number.POSITIVE_INFINITY : Date.now() + options.timeoutMs;
     const maxPoll = options.pollMs ?? 1000;
     let poll = Math.min(50, maxPoll);
     let wake: (() => void) | undefined;
@@ -183,7 +191,9 @@ export class Approvals {
         if (found) return found as AuditEvent<EventPayloads["approval.resolve"]>;
         const left = deadline - Date.now();
         if (left <= 0) {
-          throw new AuditTimeoutError(`[audit] approval ${approvalId} was not resolved within ${options.timeoutMs} ms`);
+          throw new AuditTimeoutError(
+            `[audit] approval ${approvalId} was not resolved within ${options.timeoutMs} ms`,
+          );
         }
         await new Promise<void>((resolve) => {
           const timer = setTimeout(done, Math.min(poll, left));

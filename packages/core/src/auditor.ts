@@ -131,6 +131,14 @@ export interface AuditorOptions {
   onError?: (error: AuditError) => void;
 }
 
+/** Options of the `Auditor` constructor: like {@link AuditorOptions}, with instances only. */
+export type AuditorInit = Omit<AuditorOptions, "store" | "exporters"> & {
+  /** The store events are written to. */
+  store: AuditStore;
+  /** Sinks that receive every batch besides the store. */
+  exporters?: readonly AuditExporter[];
+};
+
 /** Counters of what the auditor did, for health checks. */
 export interface AuditorStats {
   /** Events accepted by `record`. */
@@ -246,10 +254,7 @@ export class Auditor {
   #stats = { recorded: 0, stored: 0, spooled: 0, replayed: 0, dropped: 0, lost: 0 };
 
   /** Prefer {@link createAuditor}, which also opens stores and exporters from URLs and names. */
-  constructor(
-    options: AuditorOptions & { store: AuditStore; exporters?: readonly AuditExporter[] },
-    ownership: { store?: boolean; exporters?: boolean } = {},
-  ) {
+  constructor(options: AuditorInit, ownership: { store?: boolean; exporters?: boolean } = {}) {
     this.store = options.store;
     this.#ownsStore = ownership.store ?? false;
     this.#ownsExporters = ownership.exporters ?? false;
@@ -330,7 +335,12 @@ export class Auditor {
       }
       time = input.time === undefined ? new Date().toISOString() : toEventTime(input.time);
     }
-    const event: AuditEvent = { id, type: input.type, time, data: normalizePayload(input.data, this.#normalize) };
+    const event: AuditEvent = {
+      id,
+      type: input.type,
+      time,
+      data: normalizePayload(input.data, this.#normalize),
+    };
     const actor = input.actor ?? this.#actor;
     if (actor !== undefined) event.actor = String(actor);
     if (input.sessionId !== undefined) event.sessionId = String(input.sessionId);
@@ -357,8 +367,13 @@ export class Auditor {
         current = p.process(current);
       } catch (err) {
         // Storing the unprocessed payload could leak what a privacy step was meant to remove.
-        current = { ...current, data: { $processorError: `${p.name}: ${String((err as Error)?.message ?? err)}` } };
-        this.#report(new AuditError(`[audit] processor ${p.name} failed on ${event.type}`, { cause: err }));
+        current = {
+          ...current,
+          data: { $processorError: `${p.name}: ${String((err as Error)?.message ?? err)}` },
+        };
+        this.#report(
+          new AuditError(`[audit] processor ${p.name} failed on ${event.type}`, { cause: err }),
+        );
       }
     }
     return current;
@@ -440,7 +455,9 @@ export class Auditor {
       // Group commit: while one batch is being written, the next one gathers in the queue.
       while (this.#queue.length > 0) {
         const batch =
-          this.#queue.length <= this.#maxEvents ? this.#queue : this.#queue.slice(0, this.#maxEvents);
+          this.#queue.length <= this.#maxEvents
+            ? this.#queue
+            : this.#queue.slice(0, this.#maxEvents);
         if (batch === this.#queue) this.#queue = [];
         else this.#queue.splice(0, this.#maxEvents);
         const start = this.#queueHeadSeq;
@@ -503,9 +520,13 @@ export class Auditor {
     } catch (err) {
       this.#stats.lost += batch.length;
       this.#report(
-        new StoreError(this.store.id, `the spool at ${this.#spool.dir} refused ${batch.length} events too; they are lost`, {
-          cause: err,
-        }),
+        new StoreError(
+          this.store.id,
+          `the spool at ${this.#spool.dir} refused ${batch.length} events too; they are lost`,
+          {
+            cause: err,
+          },
+        ),
       );
       return "lost";
     }
@@ -524,7 +545,8 @@ export class Auditor {
       if (!waiters) continue;
       this.#commitWaiters.delete(e);
       for (const w of waiters) {
-        if (outcome === "stored" || (outcome === "spooled" && this.durability === "relaxed")) w.resolve();
+        if (outcome === "stored" || (outcome === "spooled" && this.durability === "relaxed"))
+          w.resolve();
         else w.reject(this.#notDurable(e, outcome));
       }
     }
@@ -591,7 +613,10 @@ export class Auditor {
         const { events, badLines } = spool.read(file);
         if (badLines > 0) {
           this.#report(
-            new StoreError(this.store.id, `spool file ${file.originalName}: skipped ${badLines} unreadable lines (a write cut short by a crash)`),
+            new StoreError(
+              this.store.id,
+              `spool file ${file.originalName}: skipped ${badLines} unreadable lines (a write cut short by a crash)`,
+            ),
           );
         }
         try {
@@ -601,9 +626,13 @@ export class Auditor {
         } catch (err) {
           for (const rest of files.slice(i)) spool.release(rest);
           this.#report(
-            new StoreError(this.store.id, `replay of the spool is waiting for the store (${describe(err)})`, {
-              cause: err,
-            }),
+            new StoreError(
+              this.store.id,
+              `replay of the spool is waiting for the store (${describe(err)})`,
+              {
+                cause: err,
+              },
+            ),
           );
           return false;
         }
@@ -626,7 +655,9 @@ export class Auditor {
    */
   async commit(event: AuditEvent): Promise<void> {
     if (this.#droppedEvents.has(event)) {
-      throw new AuditOverflowError(`[audit] event ${event.id} was dropped because the queue was full`);
+      throw new AuditOverflowError(
+        `[audit] event ${event.id} was dropped because the queue was full`,
+      );
     }
     const pending = this.#queue.includes(event) || this.#inflight?.batch.includes(event) === true;
     if (pending) {
@@ -663,7 +694,8 @@ export class Auditor {
     if (this.#spooledRanges.length > 0 && this.#healthy) await this.replaySpool();
     await this.#lanes.flush();
     let spooled = 0;
-    for (const [s, e] of this.#spooledRanges) spooled += Math.max(0, Math.min(e, target) - Math.max(s, from));
+    for (const [s, e] of this.#spooledRanges)
+      spooled += Math.max(0, Math.min(e, target) - Math.max(s, from));
     if (spooled > 0 && this.durability === "strict") {
       throw new StoreError(
         this.store.id,
@@ -732,7 +764,9 @@ export class Auditor {
       else await this.#lanes.flush();
       if (this.#ownsStore) {
         await this.store.close().catch((err: unknown) => {
-          this.#report(new StoreError(this.store.id, `close failed: ${describe(err)}`, { cause: err }));
+          this.#report(
+            new StoreError(this.store.id, `close failed: ${describe(err)}`, { cause: err }),
+          );
         });
       }
     }
@@ -783,7 +817,8 @@ function nonNegative(value: number, name: string): number {
 function toEventTime(value: string | Date): string {
   if (typeof value === "string" && isEventTime(value)) return value;
   const ms = value instanceof Date ? value.getTime() : Date.parse(value);
-  if (Number.isNaN(ms)) throw new AuditValidationError(`[audit] event time ${String(value)} is not a valid time`);
+  if (Number.isNaN(ms))
+    throw new AuditValidationError(`[audit] event time ${String(value)} is not a valid time`);
   return new Date(ms).toISOString();
 }
 
@@ -811,10 +846,16 @@ export async function createAuditor(options: AuditorOptions = {}): Promise<Audit
   const ownsExporters = typeof exportersOption === "string";
   let exporters: readonly AuditExporter[];
   try {
-    exporters = typeof exportersOption === "string" ? await exportersFromEnv(exportersOption) : (exportersOption ?? []);
+    exporters =
+      typeof exportersOption === "string"
+        ? await exportersFromEnv(exportersOption)
+        : (exportersOption ?? []);
   } catch (err) {
     if (ownsStore) await store.close().catch(() => undefined);
     throw err;
   }
-  return new Auditor({ ...options, store, exporters }, { store: ownsStore, exporters: ownsExporters });
+  return new Auditor(
+    { ...options, store, exporters },
+    { store: ownsStore, exporters: ownsExporters },
+  );
 }

@@ -30,7 +30,8 @@ export class CompositeExporter implements AuditExporter {
   }
 
   async export(events: readonly AuditEvent[]): Promise<void> {
-    if (this.#shutdown) throw new AuditClosedError(`[audit] [exporter ${this.id}] export after shutdown`);
+    if (this.#shutdown)
+      throw new AuditClosedError(`[audit] [exporter ${this.id}] export after shutdown`);
     await this.#each("export failed", (c) => c.export(events));
   }
 
@@ -45,12 +46,20 @@ export class CompositeExporter implements AuditExporter {
 
   async #each(what: string, call: (child: AuditExporter) => unknown): Promise<void> {
     // Promise.resolve().then(...) turns a synchronous throw into a rejection of that child only.
-    const results = await Promise.allSettled(this.#children.map((c) => Promise.resolve().then(() => call(c))));
+    const results = await Promise.allSettled(
+      this.#children.map((c) => Promise.resolve().then(() => call(c))),
+    );
     const errors: ExportError[] = [];
     results.forEach((r, i) => {
       if (r.status === "rejected") {
         const child = this.#children[i]!;
-        errors.push(new ExportError(child.id, `${what}: ${String((r.reason as Error)?.message ?? r.reason)}`, { cause: r.reason }));
+        errors.push(
+          new ExportError(
+            child.id,
+            `${what}: ${String((r.reason as Error)?.message ?? r.reason)}`,
+            { cause: r.reason },
+          ),
+        );
       }
     });
     if (errors.length === 0) return;
@@ -64,6 +73,9 @@ export class CompositeExporter implements AuditExporter {
       }
       return;
     }
-    throw new AggregateError(errors, `[audit] [exporter ${this.id}] ${errors.length} of ${this.#children.length} children failed`);
+    throw new AggregateError(
+      errors,
+      `[audit] [exporter ${this.id}] ${errors.length} of ${this.#children.length} children failed`,
+    );
   }
 }

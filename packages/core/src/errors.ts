@@ -97,9 +97,12 @@ export class ApprovalNotFoundError extends AuditError {
   readonly approvalId: string;
 
   constructor(approvalId: string) {
-    super(`[audit] no approval request with id ${approvalId}; list open ones with approvals.pending()`, {
-      code: "AUDIT_APPROVAL_NOT_FOUND",
-    });
+    super(
+      `[audit] no approval request with id ${approvalId}; list open ones with approvals.pending()`,
+      {
+        code: "AUDIT_APPROVAL_NOT_FOUND",
+      },
+    );
     this.approvalId = approvalId;
   }
 }
@@ -111,7 +114,10 @@ export class ApprovalConflictError extends AuditError {
   /** The resolution that won. */
   readonly resolution: { outcome: string; resolvedBy: string; time: string };
 
-  constructor(approvalId: string, resolution: { outcome: string; resolvedBy: string; time: string }) {
+  constructor(
+    approvalId: string,
+    resolution: { outcome: string; resolvedBy: string; time: string },
+  ) {
     super(
       `[audit] approval ${approvalId} was already resolved "${resolution.outcome}" by ${resolution.resolvedBy} at ${resolution.time}; the first resolution wins`,
       { code: "AUDIT_APPROVAL_CONFLICT" },

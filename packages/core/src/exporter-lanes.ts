@@ -110,7 +110,11 @@ export class ExporterLanes {
     );
   }
 
-  async #withTimeout(exporter: AuditExporter, call: () => Promise<void> | void, what: string): Promise<void> {
+  async #withTimeout(
+    exporter: AuditExporter,
+    call: () => Promise<void> | void,
+    what: string,
+  ): Promise<void> {
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(

@@ -100,7 +100,8 @@ export function resolveFilter(filter: AuditFilter = {}, now: number = Date.now()
   }
   const types: string[] = [];
   const typePrefixes: string[] = [];
-  const rawTypes = filter.type === undefined ? [] : Array.isArray(filter.type) ? filter.type : [filter.type];
+  const rawTypes =
+    filter.type === undefined ? [] : Array.isArray(filter.type) ? filter.type : [filter.type];
   let matchAll = false;
   for (const t of rawTypes) {
     if (typeof t !== "string" || t.length === 0) {
@@ -135,7 +136,9 @@ export function resolveFilter(filter: AuditFilter = {}, now: number = Date.now()
   if (after !== undefined) resolved.after = after;
   if (filter.risk !== undefined) {
     if (!isRisk(filter.risk)) {
-      throw new AuditValidationError(`[audit] filter.risk must be one of low, medium, high, critical`);
+      throw new AuditValidationError(
+        `[audit] filter.risk must be one of low, medium, high, critical`,
+      );
     }
     resolved.risk = filter.risk;
   }

@@ -1,8 +1,14 @@
-export { type Approval, type ApprovalResolution, Approvals, resolutionEventId } from "./approvals.js";
 export {
+  type Approval,
+  type ApprovalResolution,
+  Approvals,
+  resolutionEventId,
+} from "./approvals.js";
+export {
+  Auditor,
+  type AuditorInit,
   type AuditorOptions,
   type AuditorStats,
-  Auditor,
   type BatchOptions,
   createAuditor,
   type EventProcessor,
@@ -52,7 +58,13 @@ export {
 } from "./filter.js";
 export { isUuid, newSpanId, newTraceId, uuidFromName, uuidv7, uuidv7Time } from "./ids.js";
 export { MemoryStore, type MemoryStoreOptions } from "./memory-store.js";
-export { CIRCULAR, type JsonValue, type NormalizeOptions, normalize, normalizePayload } from "./normalize.js";
+export {
+  CIRCULAR,
+  type JsonValue,
+  type NormalizeOptions,
+  normalize,
+  normalizePayload,
+} from "./normalize.js";
 export { NullStore } from "./null-store.js";
 export {
   type AdapterModule,

@@ -4,7 +4,6 @@ import {
   compareEvents,
   cursorNotFound,
   eventMatches,
-  isAfterCursor,
   type ResolvedFilter,
   resolveFilter,
   resolvePrune,

@@ -1,5 +1,11 @@
 /** A JSON value: what every payload becomes after normalisation. */
-export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
+export type JsonValue =
+  | null
+  | boolean
+  | number
+  | string
+  | JsonValue[]
+  | { [key: string]: JsonValue };
 
 /** Limits applied while normalising a value. */
 export interface NormalizeOptions {
@@ -214,7 +220,13 @@ function walkRecord(
     const v = walk(raw, limits, ancestors, depth + 1);
     // "__proto__" as an own key must stay data, never become the prototype.
     if (v !== undefined) {
-      if (key === "__proto__") Object.defineProperty(out, key, { value: v, enumerable: true, writable: true, configurable: true });
+      if (key === "__proto__")
+        Object.defineProperty(out, key, {
+          value: v,
+          enumerable: true,
+          writable: true,
+          configurable: true,
+        });
       else out[truncate(key, limits.maxStringLength)] = v;
     }
   }
@@ -238,7 +250,10 @@ function walkError(
   const name = read("name");
   out.name = typeof name === "string" ? name : "Error";
   const message = read("message");
-  out.message = truncate(typeof message === "string" ? message : String(message ?? ""), limits.maxStringLength);
+  out.message = truncate(
+    typeof message === "string" ? message : String(message ?? ""),
+    limits.maxStringLength,
+  );
   const stack = read("stack");
   if (typeof stack === "string") out.stack = truncate(stack, limits.maxStringLength);
   // Own enumerable fields such as `code`, `status`, `errno` carry the useful detail of most errors.
@@ -260,7 +275,8 @@ function walkError(
   }
   if (err instanceof AggregateError) {
     const errors = read("errors");
-    if (Array.isArray(errors)) out.errors = walkList(errors, errors.length, limits, ancestors, depth);
+    if (Array.isArray(errors))
+      out.errors = walkList(errors, errors.length, limits, ancestors, depth);
   }
   return out;
 }

@@ -10,7 +10,11 @@ import { assertValidBatch } from "./validate.js";
  */
 export class NullStore implements AuditStore {
   readonly id = "null";
-  readonly capabilities: StoreCapabilities = { persistent: false, multiProcess: true, subscribe: false };
+  readonly capabilities: StoreCapabilities = {
+    persistent: false,
+    multiProcess: true,
+    subscribe: false,
+  };
   #closed = false;
 
   #check(): void {
@@ -31,6 +35,7 @@ export class NullStore implements AuditStore {
   async *stream(filter?: AuditFilter): AsyncIterable<AuditEvent> {
     this.#check();
     resolveFilter(filter);
+    yield* [];
   }
 
   async get(_id: string): Promise<AuditEvent | undefined> {

@@ -2,14 +2,22 @@ import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { ConsoleExporter } from "./console-exporter.js";
-import { AdapterNotInstalledError, AuditConfigError, AuditError, StoreError } from "./errors.js";
+import {
+  AdapterNotInstalledError,
+  AuditConfigError,
+  type AuditError,
+  StoreError,
+} from "./errors.js";
 import type { AuditExporter } from "./exporter.js";
 import { MemoryStore } from "./memory-store.js";
 import { NullStore } from "./null-store.js";
 import type { AuditStore } from "./store.js";
 
 /** Opens a store from a URL of its scheme. Options come from the caller of `openStore`. */
-export type StoreFactory = (url: string, options?: Record<string, unknown>) => AuditStore | Promise<AuditStore>;
+export type StoreFactory = (
+  url: string,
+  options?: Record<string, unknown>,
+) => AuditStore | Promise<AuditStore>;
 
 /** Creates an exporter configured from the environment (`AUDIT_EXPORTERS`, `OTEL_*`, …). */
 export type ExporterFactory = (env: NodeJS.ProcessEnv) => AuditExporter | Promise<AuditExporter>;
@@ -28,7 +36,9 @@ function memoryFactory(url: string): AuditStore {
   if (max === null) return new MemoryStore();
   const maxEvents = Number(max);
   if (!Number.isInteger(maxEvents) || maxEvents < 1) {
-    throw new AuditConfigError(`[audit] memory: maxEvents must be a whole number ≥ 1, got "${max}"`);
+    throw new AuditConfigError(
+      `[audit] memory: maxEvents must be a whole number ≥ 1, got "${max}"`,
+    );
   }
   return new MemoryStore({ maxEvents });
 }
@@ -46,7 +56,9 @@ const storePackages = new Map<string, string>([
   ["postgresql", "@audit/postgres"],
 ]);
 
-const exporterFactories = new Map<string, ExporterFactory>([["console", () => new ConsoleExporter()]]);
+const exporterFactories = new Map<string, ExporterFactory>([
+  ["console", () => new ConsoleExporter()],
+]);
 
 const exporterPackages = new Map<string, string>([
   ["otel", "@audit/otel"],
@@ -59,7 +71,9 @@ const exporterPackages = new Map<string, string>([
  */
 export function registerStore(scheme: string, factory: StoreFactory): void {
   if (!/^[a-z][a-z0-9+.-]*$/.test(scheme)) {
-    throw new AuditConfigError(`[audit] "${scheme}" is not a valid URL scheme (lowercase letters, digits, + . -)`);
+    throw new AuditConfigError(
+      `[audit] "${scheme}" is not a valid URL scheme (lowercase letters, digits, + . -)`,
+    );
   }
   storeFactories.set(scheme, factory);
 }
@@ -86,14 +100,19 @@ function schemeOf(url: string): string | undefined {
  * @throws {AuditConfigError} for a malformed URL or an unknown scheme;
  *   {@link AdapterNotInstalledError} when the scheme's package is not installed.
  */
-export async function openStore(url: string, options?: Record<string, unknown>): Promise<AuditStore> {
+export async function openStore(
+  url: string,
+  options?: Record<string, unknown>,
+): Promise<AuditStore> {
   if (typeof url !== "string" || url.trim() === "") {
     throw new AuditConfigError('[audit] a store URL is required, e.g. "sqlite:./audit.db"');
   }
   const scheme = schemeOf(url.trim());
   if (!scheme) {
     throw new AuditConfigError(
-      `[audit] "${url}" is not a store URL; expected scheme:location, one of: ${supportedSchemes().map((s) => `${s}:`).join(", ")}`,
+      `[audit] "${url}" is not a store URL; expected scheme:location, one of: ${supportedSchemes()
+        .map((s) => `${s}:`)
+        .join(", ")}`,
     );
   }
   const factory = storeFactories.get(scheme);
@@ -101,12 +120,16 @@ export async function openStore(url: string, options?: Record<string, unknown>):
   const pkg = storePackages.get(scheme);
   if (!pkg) {
     throw new AuditConfigError(
-      `[audit] unknown store scheme "${scheme}:" in "${url}"; supported: ${supportedSchemes().map((s) => `${s}:`).join(", ")} (or registerStore a custom one)`,
+      `[audit] unknown store scheme "${scheme}:" in "${url}"; supported: ${supportedSchemes()
+        .map((s) => `${s}:`)
+        .join(", ")} (or registerStore a custom one)`,
     );
   }
   const mod = await importAdapter(pkg, scheme);
   if (typeof mod.createStoreFromUrl !== "function") {
-    throw new AuditConfigError(`[audit] ${pkg} does not export createStoreFromUrl; is it a compatible version?`);
+    throw new AuditConfigError(
+      `[audit] ${pkg} does not export createStoreFromUrl; is it a compatible version?`,
+    );
   }
   return mod.createStoreFromUrl(url.trim(), options);
 }
@@ -138,7 +161,9 @@ export async function exportersFromEnv(
     }
     const mod = await importAdapter(pkg, name);
     if (typeof mod.createExporterFromEnv !== "function") {
-      throw new AuditConfigError(`[audit] ${pkg} does not export createExporterFromEnv; is it a compatible version?`);
+      throw new AuditConfigError(
+        `[audit] ${pkg} does not export createExporterFromEnv; is it a compatible version?`,
+      );
     }
     out.push(await mod.createExporterFromEnv(env));
   }
@@ -183,5 +208,7 @@ async function importAdapter(pkg: string, scheme: string): Promise<AdapterModule
 
 function loadFailed(pkg: string, err: unknown): AuditError {
   const message = err instanceof Error ? err.message : String(err);
-  return new StoreError(pkg, `is installed but failed to load (${message}); reinstall it`, { cause: err });
+  return new StoreError(pkg, `is installed but failed to load (${message}); reinstall it`, {
+    cause: err,
+  });
 }

@@ -95,7 +95,11 @@ export class AuditRun {
   #record(
     type: string,
     data: object,
-    extra: { spanId?: string | undefined; parentSpanId?: string | undefined; risk?: Risk | undefined },
+    extra: {
+      spanId?: string | undefined;
+      parentSpanId?: string | undefined;
+      risk?: Risk | undefined;
+    },
   ): AuditEvent {
     return this.#auditor.record({
       type,
@@ -111,8 +115,16 @@ export class AuditRun {
   }
 
   /** Records a custom event inside the run, e.g. `run.event("memory.write", { key })`. */
-  event(type: string, data: Record<string, unknown> = {}, options: RunEventOptions = {}): AuditEvent {
-    return this.#record(type, data, { spanId: options.spanId, parentSpanId: this.spanId, risk: options.risk });
+  event(
+    type: string,
+    data: Record<string, unknown> = {},
+    options: RunEventOptions = {},
+  ): AuditEvent {
+    return this.#record(type, data, {
+      spanId: options.spanId,
+      parentSpanId: this.spanId,
+      risk: options.risk,
+    });
   }
 
   /**
@@ -178,7 +190,8 @@ export class AuditRun {
   /** Records an error that did not end the run. */
   error(err: unknown, options: RunEventOptions = {}): AuditEvent {
     const e = normalize(err);
-    const message = err instanceof Error ? err.message : typeof e === "string" ? e : JSON.stringify(e);
+    const message =
+      err instanceof Error ? err.message : typeof e === "string" ? e : JSON.stringify(e);
     const data: EventPayloads["error"] = { message, errorType: errorType(err) };
     if (err instanceof Error && err.stack) data.stack = err.stack;
     return this.#record("error", data, {
@@ -215,10 +228,17 @@ export class AuditRun {
     return this.#finish({ status: "error", error: err, ...result }, "high");
   }
 
-  async #finish(data: Omit<EventPayloads["run.end"], "durationMs">, risk: Risk | undefined): Promise<AuditEvent> {
+  async #finish(
+    data: Omit<EventPayloads["run.end"], "durationMs">,
+    risk: Risk | undefined,
+  ): Promise<AuditEvent> {
     if (this.#endEvent) return this.#endEvent;
     const durationMs = round(performance.now() - this.#startedAt);
-    this.#endEvent = this.#record("run.end", { ...data, durationMs }, { spanId: this.spanId, risk });
+    this.#endEvent = this.#record(
+      "run.end",
+      { ...data, durationMs },
+      { spanId: this.spanId, risk },
+    );
     if (this.#auditor.durability === "strict") await this.#auditor.commit(this.#endEvent);
     return this.#endEvent;
   }

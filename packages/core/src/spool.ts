@@ -111,7 +111,10 @@ export class Spool {
         if (pidAlive(pid)) continue;
         originalName = name.slice(0, mark);
       } else if (!name.endsWith(SPOOL_SUFFIX)) continue;
-      const target = join(this.dir, `${originalName}${CLAIM_MARK}${process.pid}-${uuidv7().slice(-12)}`);
+      const target = join(
+        this.dir,
+        `${originalName}${CLAIM_MARK}${process.pid}-${uuidv7().slice(-12)}`,
+      );
       try {
         renameSync(join(this.dir, name), target);
         claimed.push({ path: target, originalName });

@@ -7,9 +7,9 @@ import {
   type AuditError,
   type AuditEvent,
   AuditOverflowError,
-  AuditValidationError,
   Auditor,
-  type AuditorOptions,
+  type AuditorInit,
+  AuditValidationError,
   createAuditor,
   MemoryStore,
   StoreError,
@@ -17,8 +17,12 @@ import {
 import { SwitchableStore, tempDir } from "./helpers.js";
 
 const open: Auditor[] = [];
-function auditor(options: AuditorOptions & { store: Auditor["store"] }): Auditor {
-  const a = new Auditor({ spool: tempDir(), retry: { initialDelayMs: 1, maxDelayMs: 20 }, ...options });
+function auditor(options: AuditorInit): Auditor {
+  const a = new Auditor({
+    spool: tempDir(),
+    retry: { initialDelayMs: 1, maxDelayMs: 20 },
+    ...options,
+  });
   open.push(a);
   return a;
 }
@@ -75,7 +79,7 @@ describe("group commit", () => {
   it("writes many events in few batches, by size and by delay", async () => {
     const store = new SwitchableStore();
     const audit = auditor({ store, batch: { maxEvents: 100, maxDelayMs: 20 } });
-    for (let i = 0; i < 1000; i++) audit.record({ type: "tool.start", data: { i } });
+    for (let i = 0; i < 1000; i++) audit.record({ type: "load.test", data: { i } });
     await audit.flush();
     expect(await store.count()).toBe(1000);
     expect(store.appendCalls).toBeLessThanOrEqual(12);
@@ -91,7 +95,9 @@ describe("group commit", () => {
   it("keeps recorded order within the store's (time, id) order", async () => {
     const store = new MemoryStore();
     const audit = auditor({ store, batch: { maxEvents: 7 } });
-    const recorded = Array.from({ length: 500 }, (_, i) => audit.record({ type: "n", data: { i } }));
+    const recorded = Array.from({ length: 500 }, (_, i) =>
+      audit.record({ type: "n", data: { i } }),
+    );
     await audit.flush();
     expect((await store.query()).map((e) => e.id)).toEqual(recorded.map((e) => e.id));
   });
@@ -103,8 +109,14 @@ describe("store failures", () => {
     store.failures = 3;
     store.ambiguous = true; // each failure wrote the batch before throwing
     const errors: AuditError[] = [];
-    const audit = auditor({ store, retry: { attempts: 5, initialDelayMs: 1 }, onError: (e) => errors.push(e) });
-    const recorded = Array.from({ length: 300 }, (_, i) => audit.record({ type: "t", data: { i } }));
+    const audit = auditor({
+      store,
+      retry: { attempts: 5, initialDelayMs: 1 },
+      onError: (e) => errors.push(e),
+    });
+    const recorded = Array.from({ length: 300 }, (_, i) =>
+      audit.record({ type: "t", data: { i } }),
+    );
     const result = await audit.flush();
     expect(result.spooled).toBe(0);
     const stored = await store.query();
@@ -121,8 +133,15 @@ describe("store failures", () => {
     const store = new SwitchableStore();
     store.down = true;
     const errors: AuditError[] = [];
-    const audit = auditor({ store, spool, retry: { attempts: 2, initialDelayMs: 1 }, onError: (e) => errors.push(e) });
-    const recorded = Array.from({ length: 250 }, (_, i) => audit.record({ type: "t", data: { i } }));
+    const audit = auditor({
+      store,
+      spool,
+      retry: { attempts: 2, initialDelayMs: 1 },
+      onError: (e) => errors.push(e),
+    });
+    const recorded = Array.from({ length: 250 }, (_, i) =>
+      audit.record({ type: "t", data: { i } }),
+    );
     const result = await audit.flush();
     expect(result.spooled).toBe(250);
     expect(audit.stats()).toMatchObject({ spooled: 250, lost: 0, storeHealthy: false });
@@ -147,22 +166,31 @@ describe("store failures", () => {
   it("replays the spool into the same store once it comes back, exactly once", async () => {
     const store = new SwitchableStore();
     store.down = true;
-    const audit = auditor({ store, retry: { attempts: 2, initialDelayMs: 1, maxDelayMs: 10 }, onError: () => {} });
+    const audit = auditor({
+      store,
+      retry: { attempts: 2, initialDelayMs: 1, maxDelayMs: 10 },
+      onError: () => {},
+    });
     const first = Array.from({ length: 100 }, (_, i) => audit.record({ type: "t", data: { i } }));
     await audit.flush();
-    const whileDown = Array.from({ length: 100 }, (_, i) => audit.record({ type: "t", data: { i: 100 + i } }));
+    const whileDown = Array.from({ length: 100 }, (_, i) =>
+      audit.record({ type: "t", data: { i: 100 + i } }),
+    );
     await audit.flush();
     expect(await store.count()).toBe(0);
     store.down = false;
     // The auditor probes by itself; wait for it rather than calling replaySpool.
-    for (let i = 0; i < 200 && !audit.stats().storeHealthy; i++) await new Promise((r) => setTimeout(r, 10));
+    for (let i = 0; i < 200 && !audit.stats().storeHealthy; i++)
+      await new Promise((r) => setTimeout(r, 10));
     expect(audit.stats().storeHealthy).toBe(true);
     const after = audit.record({ type: "t", data: { i: 200 } });
     await audit.flush();
     const stored = await store.query();
     expect(stored).toHaveLength(201);
     expect(uniqueIds(stored)).toBe(201);
-    expect(new Set(stored.map((e) => e.id))).toEqual(new Set([...first, ...whileDown, after].map((e) => e.id)));
+    expect(new Set(stored.map((e) => e.id))).toEqual(
+      new Set([...first, ...whileDown, after].map((e) => e.id)),
+    );
     expect(audit.stats().replayed).toBe(200);
   });
 
@@ -188,7 +216,12 @@ describe("store failures", () => {
     const store = new SwitchableStore();
     store.down = true;
     const errors: AuditError[] = [];
-    const audit = auditor({ store, spool: false, retry: { attempts: 1 }, onError: (e) => errors.push(e) });
+    const audit = auditor({
+      store,
+      spool: false,
+      retry: { attempts: 1 },
+      onError: (e) => errors.push(e),
+    });
     audit.record({ type: "t" });
     await audit.flush();
     expect(audit.stats().lost).toBe(1);
@@ -202,7 +235,9 @@ describe("store failures", () => {
     const audit = auditor({ store, spool });
     const e = audit.record({ type: "t" });
     audit.spillOnExit();
-    const text = readdirSync(spool).map((f) => readFileSync(join(spool, f), "utf8")).join("");
+    const text = readdirSync(spool)
+      .map((f) => readFileSync(join(spool, f), "utf8"))
+      .join("");
     expect(text).toContain(e.id);
     store.delayMs = 0;
   });
@@ -213,7 +248,12 @@ describe("overflow", () => {
     const store = new SwitchableStore();
     store.delayMs = 50;
     const errors: AuditError[] = [];
-    const audit = auditor({ store, batch: { maxQueue: 100, maxEvents: 10 }, onOverflow: "drop", onError: (e) => errors.push(e) });
+    const audit = auditor({
+      store,
+      batch: { maxQueue: 100, maxEvents: 10 },
+      onOverflow: "drop",
+      onError: (e) => errors.push(e),
+    });
     const events = Array.from({ length: 250 }, (_, i) => audit.record({ type: "t", data: { i } }));
     await audit.flush();
     expect(audit.stats().dropped).toBe(150);
@@ -279,7 +319,13 @@ describe("durability", () => {
     const spool = tempDir();
     const store = new SwitchableStore();
     store.down = true;
-    const audit = auditor({ store, spool, durability: "strict", retry: { attempts: 2, initialDelayMs: 1 }, onError: () => {} });
+    const audit = auditor({
+      store,
+      spool,
+      durability: "strict",
+      retry: { attempts: 2, initialDelayMs: 1 },
+      onError: () => {},
+    });
     const e = audit.record({ type: "t" });
     await expect(audit.commit(e)).rejects.toThrow(StoreError);
     await expect(audit.flush()).rejects.toThrow(/spool/);
@@ -303,7 +349,12 @@ describe("durability", () => {
   it("strict: a tool does not run when its tool.start cannot be made durable", async () => {
     const store = new SwitchableStore();
     store.down = true;
-    const audit = auditor({ store, durability: "strict", retry: { attempts: 1 }, onError: () => {} });
+    const audit = auditor({
+      store,
+      durability: "strict",
+      retry: { attempts: 1 },
+      onError: () => {},
+    });
     const run = audit.startRun({ agent: "bot" });
     let ran = false;
     await expect(

@@ -1,7 +1,14 @@
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type AuditEvent, type AuditFilter, type AuditStore, MemoryStore, type PruneOptions } from "../src/index.js";
+import {
+  type AuditEvent,
+  type AuditFilter,
+  type AuditStore,
+  MemoryStore,
+  type PruneOptions,
+  uuidv7,
+} from "../src/index.js";
 
 /**
  * A real MemoryStore behind a switch that makes `append` fail, for testing the auditor's retry and
@@ -54,3 +61,14 @@ export function tempDir(prefix = "audit-test-"): string {
 }
 
 export const noError = () => {};
+
+/** `n` valid events one millisecond apart. */
+export function makeEvents(n: number): AuditEvent[] {
+  const base = Date.parse("2026-01-01T00:00:00.000Z");
+  return Array.from({ length: n }, (_, i) => ({
+    id: uuidv7(),
+    type: "tool.start",
+    time: new Date(base + i).toISOString(),
+    data: { tool: "search", callId: String(i) },
+  }));
+}

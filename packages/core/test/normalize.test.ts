@@ -10,7 +10,10 @@ describe("normalize", () => {
       invalidDate: new Date("nope"),
       big: 12345678901234567890n,
       err,
-      map: new Map<unknown, unknown>([["a", 1], [2, new Set([1, 2])]]),
+      map: new Map<unknown, unknown>([
+        ["a", 1],
+        [2, new Set([1, 2])],
+      ]),
       set: new Set(["x", "y"]),
       undef: undefined,
       fn: () => 1,
@@ -66,7 +69,10 @@ describe("normalize", () => {
     const out = normalize(agg) as Record<string, unknown>;
     expect(out.message).toBe("many");
     const errors = out.errors as Record<string, unknown>[];
-    expect(errors[0]).toMatchObject({ message: "outer", cause: { message: "inner", cause: CIRCULAR } });
+    expect(errors[0]).toMatchObject({
+      message: "outer",
+      cause: { message: "inner", cause: CIRCULAR },
+    });
     expect(errors[1]).toBe("plain");
   });
 
@@ -99,10 +105,14 @@ describe("normalize", () => {
     const nullProto = Object.create(null) as Record<string, unknown>;
     nullProto.a = 1;
     const protoKey = JSON.parse('{"__proto__": {"polluted": true}}') as object;
-    const out = normalize({ getterThrows, toJsonThrows, proxy, weirdError, nullProto, protoKey }) as Record<
-      string,
-      Record<string, unknown>
-    >;
+    const out = normalize({
+      getterThrows,
+      toJsonThrows,
+      proxy,
+      weirdError,
+      nullProto,
+      protoKey,
+    }) as Record<string, Record<string, unknown>>;
     expect(out.getterThrows).toEqual({ boom: "[Unreadable: getter exploded]", fine: 1 });
     expect(out.toJsonThrows).toBe("[Unreadable: toJSON threw no json for you]");
     expect(String(out.proxy)).toContain("[Unreadable: trap]");

@@ -19,7 +19,10 @@ export function makeEvent(overrides: Partial<AuditEvent> = {}): AuditEvent {
 }
 
 /** `n` valid events, built by `each(i)` on top of {@link makeEvent}. */
-export function makeEvents(n: number, each: (i: number) => Partial<AuditEvent> = () => ({})): AuditEvent[] {
+export function makeEvents(
+  n: number,
+  each: (i: number) => Partial<AuditEvent> = () => ({}),
+): AuditEvent[] {
   return Array.from({ length: n }, (_, i) => makeEvent(each(i)));
 }
 

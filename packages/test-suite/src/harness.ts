@@ -14,7 +14,10 @@ export interface Matchers {
   toMatchObject(expected: object): void;
   toThrow(expected?: unknown): void;
   not: Matchers;
-  rejects: { toThrow(expected?: unknown): Promise<void>; toBeInstanceOf(c: unknown): Promise<void> };
+  rejects: {
+    toThrow(expected?: unknown): Promise<void>;
+    toBeInstanceOf(c: unknown): Promise<void>;
+  };
   resolves: { toBe(expected: unknown): Promise<void>; toBeUndefined(): Promise<void> };
 }
 

@@ -1,5 +1,11 @@
 export { appendInChunks, ids, makeEvent, makeEvents, shuffle, sorted, timeAt } from "./events.js";
-export { type Fixture, type Matchers, type StoreHarness, type TestApi, useStore } from "./harness.js";
+export {
+  type Fixture,
+  type Matchers,
+  type StoreHarness,
+  type TestApi,
+  useStore,
+} from "./harness.js";
 export {
   appendSuite,
   approvalsSuite,

@@ -3,9 +3,9 @@ import {
   ApprovalNotFoundError,
   type AuditEvent,
   type AuditFilter,
+  Auditor,
   AuditTimeoutError,
   AuditValidationError,
-  Auditor,
 } from "@audit/core";
 import { appendInChunks, ids, makeEvent, makeEvents, shuffle, sorted, timeAt } from "./events.js";
 import { type StoreHarness, type TestApi, useStore } from "./harness.js";
@@ -41,7 +41,8 @@ export function appendSuite(t: TestApi, h: StoreHarness): void {
       t.expect(await f.store.get(full.id)).toEqual(full);
       t.expect(await f.store.get(minimal.id)).toEqual(minimal);
       t.expect(await f.store.get("00000000-0000-7000-8000-000000000000")).toBeUndefined();
-      if (h.readRaw) t.expect((await h.readRaw(f.store)).sort(byId)).toEqual([full, minimal].sort(byId));
+      if (h.readRaw)
+        t.expect((await h.readRaw(f.store)).sort(byId)).toEqual([full, minimal].sort(byId));
     });
 
     t.it("is idempotent on id: a repeated id is skipped, never overwritten", async () => {
@@ -107,10 +108,14 @@ export function badInputSuite(t: TestApi, h: StoreHarness): void {
     }
 
     t.it("refuses malformed filters instead of matching everything", async () => {
-      await t.expect(f.store.query({ nope: 1 } as AuditFilter)).rejects.toThrow(AuditValidationError);
+      await t
+        .expect(f.store.query({ nope: 1 } as AuditFilter))
+        .rejects.toThrow(AuditValidationError);
       await t.expect(f.store.query({ limit: -1 })).rejects.toThrow(AuditValidationError);
       await t.expect(f.store.query({ since: "not a time" })).rejects.toThrow(AuditValidationError);
-      await t.expect(f.store.query({ risk: "severe" as "high" })).rejects.toThrow(AuditValidationError);
+      await t
+        .expect(f.store.query({ risk: "severe" as "high" }))
+        .rejects.toThrow(AuditValidationError);
       await t.expect(f.store.query({ type: "to*l" })).rejects.toThrow(AuditValidationError);
       await t.expect(f.store.prune({})).rejects.toThrow(AuditValidationError);
     });
@@ -126,7 +131,11 @@ export function paginationSuite(t: TestApi, h: StoreHarness): void {
     const f = useStore(t, h);
 
     const seed = async () => {
-      const same = makeEvents(3000, (i) => ({ time: timeAt(1000), data: { i }, type: i % 3 ? "tool.end" : "tool.start" }));
+      const same = makeEvents(3000, (i) => ({
+        time: timeAt(1000),
+        data: { i },
+        type: i % 3 ? "tool.end" : "tool.start",
+      }));
       const before = makeEvents(50, (i) => ({ time: timeAt(i), data: { i } }));
       const after = makeEvents(50, (i) => ({ time: timeAt(2000 + i), data: { i } }));
       const all = [...same, ...before, ...after];
@@ -142,21 +151,24 @@ export function paginationSuite(t: TestApi, h: StoreHarness): void {
     });
 
     for (const order of ["asc", "desc"] as const) {
-      t.it(`pages ${order} through 3,000 events with one timestamp without skipping or repeating`, async () => {
-        const all = await seed();
-        const seen: string[] = [];
-        let after: string | undefined;
-        let pages = 0;
-        for (;;) {
-          const page = await f.store.query({ order, limit: 97, ...(after && { after }) });
-          if (page.length === 0) break;
-          seen.push(...ids(page));
-          after = page[page.length - 1]!.id;
-          pages++;
-        }
-        t.expect(seen).toEqual(ids(sorted(all, order)));
-        t.expect(pages).toBe(Math.ceil(all.length / 97));
-      });
+      t.it(
+        `pages ${order} through 3,000 events with one timestamp without skipping or repeating`,
+        async () => {
+          const all = await seed();
+          const seen: string[] = [];
+          let after: string | undefined;
+          let pages = 0;
+          for (;;) {
+            const page = await f.store.query({ order, limit: 97, ...(after && { after }) });
+            if (page.length === 0) break;
+            seen.push(...ids(page));
+            after = page[page.length - 1]!.id;
+            pages++;
+          }
+          t.expect(seen).toEqual(ids(sorted(all, order)));
+          t.expect(pages).toBe(Math.ceil(all.length / 97));
+        },
+      );
     }
 
     t.it("pages with a filter and a cursor together", async () => {
@@ -165,7 +177,11 @@ export function paginationSuite(t: TestApi, h: StoreHarness): void {
       const seen: string[] = [];
       let after: string | undefined;
       for (;;) {
-        const page = await f.store.query({ type: "tool.start", limit: 250, ...(after && { after }) });
+        const page = await f.store.query({
+          type: "tool.start",
+          limit: 250,
+          ...(after && { after }),
+        });
         if (page.length === 0) break;
         seen.push(...ids(page));
         after = page[page.length - 1]!.id;
@@ -183,9 +199,9 @@ export function paginationSuite(t: TestApi, h: StoreHarness): void {
 
     t.it("rejects a cursor that names no stored event", async () => {
       await f.store.append(makeEvents(3));
-      await t.expect(f.store.query({ after: "00000000-0000-7000-8000-00000000dead" })).rejects.toThrow(
-        AuditValidationError,
-      );
+      await t
+        .expect(f.store.query({ after: "00000000-0000-7000-8000-00000000dead" }))
+        .rejects.toThrow(AuditValidationError);
     });
   });
 }
@@ -200,14 +216,71 @@ export function filterSuite(t: TestApi, h: StoreHarness): void {
       const now = Date.now();
       const iso = (ago: number) => new Date(now - ago).toISOString();
       all = [
-        makeEvent({ type: "run.start", time: iso(10 * 86_400_000), actor: "a", sessionId: "s1", runId: "r1", risk: "low", data: { agent: "a" } }),
-        makeEvent({ type: "tool.start", time: iso(5 * 86_400_000), actor: "a", sessionId: "s1", runId: "r1", data: { tool: "search", callId: "1", n: 1, ok: true } }),
-        makeEvent({ type: "tool.end", time: iso(2 * 3_600_000), actor: "a", sessionId: "s1", runId: "r1", risk: "medium", data: { tool: "search", callId: "1", n: 2, ok: false } }),
-        makeEvent({ type: "tool.error", time: iso(30 * 60_000), actor: "b", sessionId: "s2", runId: "r2", risk: "high", data: { tool: "refund", callId: "2", n: 3 } }),
-        makeEvent({ type: "approval.request", time: iso(20 * 60_000), actor: "b", sessionId: "s2", runId: "r2", risk: "critical", data: { approvalId: "ap-1", action: "refund" } }),
-        makeEvent({ type: "approval.resolve", time: iso(10 * 60_000), actor: "alice", sessionId: "s2", runId: "r2", data: { approvalId: "ap-1", outcome: "approve", resolvedBy: "alice" } }),
-        makeEvent({ type: "toolbox.open", time: iso(5 * 60_000), actor: "c", data: { tool: "search" } }),
-        makeEvent({ type: "policy.decision", time: iso(1000), actor: "c", risk: "high", data: { policy: "pii", decision: "deny" } }),
+        makeEvent({
+          type: "run.start",
+          time: iso(10 * 86_400_000),
+          actor: "a",
+          sessionId: "s1",
+          runId: "r1",
+          risk: "low",
+          data: { agent: "a" },
+        }),
+        makeEvent({
+          type: "tool.start",
+          time: iso(5 * 86_400_000),
+          actor: "a",
+          sessionId: "s1",
+          runId: "r1",
+          data: { tool: "search", callId: "1", n: 1, ok: true },
+        }),
+        makeEvent({
+          type: "tool.end",
+          time: iso(2 * 3_600_000),
+          actor: "a",
+          sessionId: "s1",
+          runId: "r1",
+          risk: "medium",
+          data: { tool: "search", callId: "1", n: 2, ok: false },
+        }),
+        makeEvent({
+          type: "tool.error",
+          time: iso(30 * 60_000),
+          actor: "b",
+          sessionId: "s2",
+          runId: "r2",
+          risk: "high",
+          data: { tool: "refund", callId: "2", n: 3 },
+        }),
+        makeEvent({
+          type: "approval.request",
+          time: iso(20 * 60_000),
+          actor: "b",
+          sessionId: "s2",
+          runId: "r2",
+          risk: "critical",
+          data: { approvalId: "ap-1", action: "refund" },
+        }),
+        makeEvent({
+          type: "approval.resolve",
+          time: iso(10 * 60_000),
+          actor: "alice",
+          sessionId: "s2",
+          runId: "r2",
+          data: { approvalId: "ap-1", outcome: "approve", resolvedBy: "alice" },
+        }),
+        makeEvent({
+          type: "toolbox.open",
+          time: iso(5 * 60_000),
+          actor: "c",
+          data: { tool: "search" },
+        }),
+        makeEvent({
+          type: "policy.decision",
+          time: iso(1000),
+          actor: "c",
+          risk: "high",
+          data: { policy: "pii", decision: "deny" },
+        }),
       ];
       await f.store.append(shuffle(all));
       return now;
@@ -225,10 +298,16 @@ export function filterSuite(t: TestApi, h: StoreHarness): void {
     t.it("filters by exact type, a list of types, and a prefix pattern", async () => {
       await seed();
       await check({ type: "tool.start" }, (e) => e.type === "tool.start");
-      await check({ type: ["run.start", "tool.end"] }, (e) => e.type === "run.start" || e.type === "tool.end");
+      await check(
+        { type: ["run.start", "tool.end"] },
+        (e) => e.type === "run.start" || e.type === "tool.end",
+      );
       // "tool.*" must not match "toolbox.open".
       await check({ type: "tool.*" }, (e) => e.type.startsWith("tool."));
-      await check({ type: ["approval.*", "run.start"] }, (e) => e.type.startsWith("approval.") || e.type === "run.start");
+      await check(
+        { type: ["approval.*", "run.start"] },
+        (e) => e.type.startsWith("approval.") || e.type === "run.start",
+      );
       await check({ type: "*" }, () => true);
       await check({ type: "nothing.here" }, () => false);
     });
@@ -255,7 +334,10 @@ export function filterSuite(t: TestApi, h: StoreHarness): void {
       const third = sorted(all)[2]!;
       await check({ since: third.time }, (e) => e.time >= third.time);
       await check({ until: third.time }, (e) => e.time < third.time);
-      await check({ since: new Date(third.time), until: new Date(now) }, (e) => e.time >= third.time && e.time < new Date(now).toISOString());
+      await check(
+        { since: new Date(third.time), until: new Date(now) },
+        (e) => e.time >= third.time && e.time < new Date(now).toISOString(),
+      );
       const hourAgo = new Date(Date.now() - 3_600_000).toISOString();
       const got = ids(await f.store.query({ since: "1h" }));
       // Relative times resolve at query time; every event newer than an hour before the query.
@@ -268,17 +350,28 @@ export function filterSuite(t: TestApi, h: StoreHarness): void {
       await check({ data: { tool: "search" } }, (e) => e.data.tool === "search");
       await check({ data: { n: 2 } }, (e) => e.data.n === 2);
       await check({ data: { ok: false } }, (e) => e.data.ok === false);
-      await check({ data: { tool: "search", n: 1 } }, (e) => e.data.tool === "search" && e.data.n === 1);
+      await check(
+        { data: { tool: "search", n: 1 } },
+        (e) => e.data.tool === "search" && e.data.n === 1,
+      );
       await check({ data: { n: "2" } }, () => false);
     });
 
     t.it("applies limit after the filter, so older matches are never hidden", async () => {
-      const old = makeEvents(5, (i) => ({ type: "policy.decision", time: timeAt(i), data: { policy: "p", decision: "deny" } }));
+      const old = makeEvents(5, (i) => ({
+        type: "policy.decision",
+        time: timeAt(i),
+        data: { policy: "p", decision: "deny" },
+      }));
       const noise = makeEvents(300, (i) => ({ type: "tool.start", time: timeAt(10_000 + i) }));
       await f.store.append([...noise, ...old]);
       t.expect(ids(await f.store.query({ type: "policy.decision", limit: 5 }))).toEqual(ids(old));
-      t.expect(ids(await f.store.query({ type: "policy.decision", limit: 5, order: "desc" }))).toEqual(ids(old).reverse());
-      t.expect(ids(await f.store.query({ type: "policy.decision", limit: 2 }))).toEqual(ids(old.slice(0, 2)));
+      t.expect(
+        ids(await f.store.query({ type: "policy.decision", limit: 5, order: "desc" })),
+      ).toEqual(ids(old).reverse());
+      t.expect(ids(await f.store.query({ type: "policy.decision", limit: 2 }))).toEqual(
+        ids(old.slice(0, 2)),
+      );
       t.expect(await f.store.query({ limit: 0 })).toHaveLength(0);
     });
   });
@@ -307,18 +400,22 @@ export function streamSuite(t: TestApi, h: StoreHarness): void {
       t.expect(seen).toEqual(ids(all.slice(11, 11 + 1234)));
     });
 
-    t.it("does not repeat or lose stored events when new ones arrive during the stream", async () => {
-      const all = makeEvents(2000, (i) => ({ time: timeAt(i) }));
-      await f.store.append(all);
-      const seen = new Set<string>();
-      let n = 0;
-      for await (const e of f.store.stream()) {
-        t.expect(seen.has(e.id)).toBe(false);
-        seen.add(e.id);
-        if (++n === 700) await f.store.append(makeEvents(10, (i) => ({ time: timeAt(100_000 + i) })));
-      }
-      for (const e of all) t.expect(seen.has(e.id)).toBe(true);
-    });
+    t.it(
+      "does not repeat or lose stored events when new ones arrive during the stream",
+      async () => {
+        const all = makeEvents(2000, (i) => ({ time: timeAt(i) }));
+        await f.store.append(all);
+        const seen = new Set<string>();
+        let n = 0;
+        for await (const e of f.store.stream()) {
+          t.expect(seen.has(e.id)).toBe(false);
+          seen.add(e.id);
+          if (++n === 700)
+            await f.store.append(makeEvents(10, (i) => ({ time: timeAt(100_000 + i) })));
+        }
+        for (const e of all) t.expect(seen.has(e.id)).toBe(true);
+      },
+    );
   });
 }
 
@@ -365,12 +462,16 @@ export function approvalsSuite(t: TestApi, h: StoreHarness): void {
       const a1 = run.requestApproval({ action: "refund", reason: "over limit" });
       const a2 = run.requestApproval({ action: "delete" });
       t.expect((await audit.approvals.pending()).map((p) => p.approvalId)).toEqual([a1, a2]);
-      const won = await audit.approvals.resolve(a1, { outcome: "approve", resolvedBy: "alice", comment: "ok" });
+      const won = await audit.approvals.resolve(a1, {
+        outcome: "approve",
+        resolvedBy: "alice",
+        comment: "ok",
+      });
       t.expect(won.data).toMatchObject({ approvalId: a1, outcome: "approve", resolvedBy: "alice" });
       t.expect(won.runId).toBe(run.runId);
-      await t.expect(audit.approvals.resolve(a1, { outcome: "deny", resolvedBy: "bob" })).rejects.toThrow(
-        ApprovalConflictError,
-      );
+      await t
+        .expect(audit.approvals.resolve(a1, { outcome: "deny", resolvedBy: "bob" }))
+        .rejects.toThrow(ApprovalConflictError);
       const got = await audit.approvals.get(a1);
       t.expect(got.status).toBe("resolved");
       t.expect(got.resolution?.data.resolvedBy).toBe("alice");
@@ -385,7 +486,12 @@ export function approvalsSuite(t: TestApi, h: StoreHarness): void {
       // Separate auditors share nothing but the store, like separate processes.
       const resolvers = Array.from({ length: 8 }, () => auditorOn(f.store));
       const results = await Promise.allSettled(
-        resolvers.map((r, i) => r.approvals.resolve(id, { outcome: i % 2 ? "deny" : "approve", resolvedBy: `human-${i}` })),
+        resolvers.map((r, i) =>
+          r.approvals.resolve(id, {
+            outcome: i % 2 ? "deny" : "approve",
+            resolvedBy: `human-${i}`,
+          }),
+        ),
       );
       const winners = results.filter((r) => r.status === "fulfilled");
       t.expect(winners).toHaveLength(1);
@@ -401,9 +507,9 @@ export function approvalsSuite(t: TestApi, h: StoreHarness): void {
 
     t.it("gives a not-found error for an unknown approval", async () => {
       const audit = auditorOn(f.store);
-      await t.expect(audit.approvals.resolve("no-such-id", { outcome: "approve", resolvedBy: "x" })).rejects.toThrow(
-        ApprovalNotFoundError,
-      );
+      await t
+        .expect(audit.approvals.resolve("no-such-id", { outcome: "approve", resolvedBy: "x" }))
+        .rejects.toThrow(ApprovalNotFoundError);
       await t.expect(audit.approvals.get("no-such-id")).rejects.toThrow(ApprovalNotFoundError);
       await audit.close();
     });
@@ -418,7 +524,9 @@ export function approvalsSuite(t: TestApi, h: StoreHarness): void {
       await human.approvals.resolve(id, { outcome: "approve", resolvedBy: "alice" });
       t.expect((await waiting).data.outcome).toBe("approve");
       const other = run.requestApproval({ action: "delete" });
-      await t.expect(agent.approvals.wait(other, { timeoutMs: 150 })).rejects.toThrow(AuditTimeoutError);
+      await t
+        .expect(agent.approvals.wait(other, { timeoutMs: 150 }))
+        .rejects.toThrow(AuditTimeoutError);
       await Promise.all([agent.close(), human.close()]);
     });
   });

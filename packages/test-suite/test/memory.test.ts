@@ -12,7 +12,9 @@ runStoreConformance(t, {
 describe("MemoryStore bound", () => {
   it("evicts the oldest events past maxEvents and counts them", async () => {
     const store = new MemoryStore({ maxEvents: 100 });
-    const events = makeEvents(150, (i) => ({ time: new Date(Date.UTC(2026, 0, 1, 0, 0, i)).toISOString() }));
+    const events = makeEvents(150, (i) => ({
+      time: new Date(Date.UTC(2026, 0, 1, 0, 0, i)).toISOString(),
+    }));
     await store.append(events);
     expect(await store.count()).toBe(100);
     expect(store.evicted).toBe(50);
