@@ -1,0 +1,94 @@
+// A scripted support agent (no network, no model) that records its work with @audit/core and then
+// prints the trail. The store comes from AUDIT_STORE; without it the demo keeps the trail in memory.
+import { createAuditor, formatPretty } from "@audit/core";
+
+const storeUrl = process.env.AUDIT_STORE || "memory:";
+const audit = await createAuditor({ store: storeUrl, actor: "support-bot", spool: false });
+
+const orders = { "A-1001": { total: 49, customer: "dana@example.com" }, "A-1002": { total: 420 } };
+
+async function lookupOrder(id) {
+  await new Promise((r) => setTimeout(r, 5));
+  const order = orders[id];
+  if (!order) throw new Error(`order ${id} not found`);
+  return order;
+}
+
+// Conversation 1: a small refund, allowed by policy.
+await audit.withRun(
+  { agent: "support-bot", sessionId: "conv-1", input: "Refund order A-1001" },
+  async (run) => {
+    const order = await run.tool("lookup_order", { id: "A-1001" }, () => lookupOrder("A-1001"));
+    run.llm({
+      model: "scripted-model",
+      provider: "none",
+      inputTokens: 120,
+      outputTokens: 32,
+      durationMs: 3,
+    });
+    run.policy({ policy: "refunds", decision: "allow", rule: "under-100" });
+    run.action({
+      actionType: "refund",
+      target: "A-1001",
+      params: { amount: order.total },
+      status: "success",
+    });
+    return `refunded ${order.total}`;
+  },
+);
+
+// Conversation 2: a failing tool, then a denied policy.
+await audit
+  .withRun(
+    { agent: "support-bot", sessionId: "conv-2", input: "Where is order A-9999?" },
+    async (run) => {
+      await run
+        .tool("lookup_order", { id: "A-9999" }, () => lookupOrder("A-9999"))
+        .catch(() => undefined);
+      run.policy({
+        policy: "pii",
+        decision: "deny",
+        rule: "no-email-disclosure",
+        reason: "asked for another customer's email",
+      });
+      throw new Error("cannot help with this request");
+    },
+  )
+  .catch(() => undefined);
+
+// Conversation 3: a large refund needs a human; a supervisor approves it.
+const run = audit.startRun({
+  agent: "support-bot",
+  sessionId: "conv-3",
+  input: "Refund order A-1002",
+});
+const order = await run.tool("lookup_order", { id: "A-1002" }, () => lookupOrder("A-1002"));
+run.policy({ policy: "refunds", decision: "review", rule: "over-100" });
+const approvalId = run.requestApproval({
+  action: "refund",
+  reason: `refund of ${order.total} is over the limit`,
+});
+setTimeout(() => {
+  audit.approvals.resolve(approvalId, {
+    outcome: "approve",
+    resolvedBy: "alice",
+    comment: "loyal customer",
+  });
+}, 20);
+const decision = await audit.approvals.wait(approvalId, { timeoutMs: 5000 });
+run.action({
+  actionType: "refund",
+  target: "A-1002",
+  params: { amount: order.total },
+  status: "success",
+});
+await run.end({ output: `refunded ${order.total} after approval by ${decision.data.resolvedBy}` });
+
+await audit.flush();
+const events = await audit.store.query();
+console.log(`The audit trail (${events.length} events in ${audit.store.id}):\n`);
+for (const e of events) console.log(formatPretty(e));
+const stats = audit.stats();
+console.log(`\nrecorded ${stats.recorded}, stored ${stats.stored}, lost ${stats.lost}`);
+await audit.close();
+if (stats.lost > 0) process.exitCode = 1;

@@ -1,0 +1,20 @@
+// Prints one closing line for the whole monorepo, summed over every package's vitest JSON report.
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+
+let passed = 0;
+let failed = 0;
+let skipped = 0;
+for (const dir of ["packages", "examples"]) {
+  if (!existsSync(dir)) continue;
+  for (const pkg of readdirSync(dir)) {
+    const file = join(dir, pkg, "test-results.json");
+    if (!existsSync(file)) continue;
+    const report = JSON.parse(readFileSync(file, "utf8"));
+    passed += report.numPassedTests ?? 0;
+    failed += report.numFailedTests ?? 0;
+    skipped += (report.numPendingTests ?? 0) + (report.numTodoTests ?? 0);
+  }
+}
+console.log(`${passed} passed, ${failed} failed` + (skipped ? `, ${skipped} skipped` : ""));
+if (failed > 0 || passed === 0) process.exitCode = 1;
