@@ -4,6 +4,7 @@ export default defineConfig({
   test: {
     include: ["test/**/*.test.ts"],
     testTimeout: 30_000,
+    setupFiles: ["test/setup.ts"],
     reporters: ["default", ["json", { outputFile: "test-results.json" }]],
   },
 });

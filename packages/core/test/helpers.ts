@@ -1,4 +1,4 @@
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
@@ -55,9 +55,18 @@ export class SwitchableStore implements AuditStore {
   async close() {}
 }
 
-/** A fresh temporary directory. */
+const created: string[] = [];
+
+/** Removes every directory made by {@link tempDir}; run after each test file (see setup.ts). */
+export function removeTempDirs(): void {
+  for (const dir of created.splice(0)) rmSync(dir, { recursive: true, force: true });
+}
+
+/** A fresh temporary directory, removed after the test file. */
 export function tempDir(prefix = "audit-test-"): string {
-  return mkdtempSync(join(tmpdir(), prefix));
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  created.push(dir);
+  return dir;
 }
 
 export const noError = () => {};
