@@ -133,21 +133,20 @@ export class Approvals {
     }
     if (request.spanId !== undefined) event.parentSpanId = request.spanId;
     else if (request.parentSpanId !== undefined) event.parentSpanId = request.parentSpanId;
-    await this.#auditor.store.append([event]);
+    const prepared = this.#auditor.prepareDirect(event);
+    await this.#auditor.store.append([prepared]);
     const stored = await this.#auditor.store.get(id);
     if (!stored) {
-      throw new ApprovalConflictError(approvalId, {
-        outcome: "unknown",
-        resolvedBy: "unknown",
-        time: "unknown",
-      });
+      throw new ApprovalConflictError(approvalId, { outcome: "unknown", resolvedBy: "unknown", time: "unknown" });
     }
-    // Key order may differ in what a store reads back, so compare the fields that identify ours.
-    const won =
-      stored.time === event.time &&
-      stored.data.outcome === data.outcome &&
-      stored.data.resolvedBy === data.resolvedBy &&
-      stored.data.comment === data.comment;
+    // Key order may differ in what a store reads back, so compare the fields that identify ours
+    // (with a chain, its hash covers all of them).
+    const won = prepared.chain
+      ? stored.chain?.hash === prepared.chain.hash
+      : stored.time === prepared.time &&
+        stored.data.outcome === prepared.data.outcome &&
+        stored.data.resolvedBy === prepared.data.resolvedBy &&
+        stored.data.comment === prepared.data.comment;
     if (!won) {
       throw new ApprovalConflictError(approvalId, {
         outcome: String(stored.data.outcome),

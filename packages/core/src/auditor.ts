@@ -12,18 +12,21 @@ import { type AuditEvent, type EventInput, isRisk, isValidEventType } from "./ev
 import type { AuditExporter } from "./exporter.js";
 import { ExporterLanes } from "./exporter-lanes.js";
 import { uuidv7WithTime } from "./ids.js";
+import { ChainSealer, type IntegrityOptions } from "./integrity.js";
 import { type NormalizeOptions, normalizePayload } from "./normalize.js";
 import { exportersFromEnv, openStore } from "./registry.js";
+import { PrivacyFilter, type PrivacyOptions } from "./privacy.js";
 import { AuditRun, type RunOptions } from "./run.js";
 import { Spool } from "./spool.js";
-import type { AuditStore } from "./store.js";
+import { resolvePrune } from "./filter.js";
+import type { AuditStore, PruneOptions } from "./store.js";
 import { isEventTime } from "./validate.js";
 
 /**
- * A step every event passes through after it is stamped and normalised, before it is queued.
- * Privacy (redaction, scrubbing) and integrity (the hash chain) plug in here, in that order, so the
- * chain covers exactly what is stored. A processor must be synchronous and must not throw; if it
- * does, the event's payload is replaced by an error marker rather than stored unprocessed.
+ * A step every event passes through after it is stamped, normalised and privacy-filtered, before
+ * it is queued (and before it is sealed into the hash chain, which happens when it is written, so
+ * the chain covers exactly what is stored). A processor must be synchronous and must not throw; if
+ * it does, the event's payload is replaced by an error marker rather than stored unprocessed.
  */
 export interface EventProcessor {
   /** Name used in error reports. */
@@ -109,8 +112,19 @@ export interface AuditorOptions {
    * @default "./.audit-spool"
    */
   spool?: string | false;
-  /** Steps applied to each event before it is queued (privacy, integrity). */
+  /** Your own steps applied to each event after privacy, before it is queued. */
   processors?: readonly EventProcessor[];
+  /**
+   * Privacy of payloads: modes, secret scrubbing, size caps, model-content capture. `false` turns
+   * all of it off (secrets then reach the store).
+   * @default { mode: "full" } — secrets scrubbed, model content not kept
+   */
+  privacy?: PrivacyOptions | false;
+  /**
+   * Tamper evidence: the per-auditor hash chain and checkpoints. `false` turns it off.
+   * @default {} — a SHA-256 chain with a checkpoint every 1000 events, when idle, and on close
+   */
+  integrity?: IntegrityOptions | false;
   /** Limits of payload normalisation. */
   normalize?: NormalizeOptions;
   /**
@@ -221,6 +235,10 @@ export class Auditor {
   readonly #lanes: ExporterLanes;
   readonly #spool: Spool | undefined;
   readonly #processors: readonly EventProcessor[];
+  readonly #privacy: PrivacyFilter | undefined;
+  readonly #sealer: ChainSealer | undefined;
+  readonly #witness: ExporterLanes | undefined;
+  #idleTimer: NodeJS.Timeout | undefined;
   readonly #normalize: NormalizeOptions | undefined;
   readonly #traceContext: AuditorOptions["traceContext"];
   readonly #actor: string | undefined;
@@ -282,6 +300,8 @@ export class Auditor {
     }
     this.#spool = spoolDir === false ? undefined : new Spool(resolvePath(spoolDir));
     this.#processors = options.processors ?? [];
+    this.#privacy = options.privacy === false ? undefined : new PrivacyFilter(options.privacy ?? {});
+    this.#sealer = options.integrity === false ? undefined : new ChainSealer(options.integrity ?? {});
     this.#normalize = options.normalize;
     this.#traceContext = options.traceContext;
     this.#actor = options.actor;
@@ -290,6 +310,13 @@ export class Auditor {
       timeoutMs: options.exportTimeoutMs ?? 30_000,
       report: (e) => this.#report(e),
     });
+    this.#witness = this.#sealer?.witness
+      ? new ExporterLanes([this.#sealer.witness], {
+          maxPending: this.#maxQueue,
+          timeoutMs: options.exportTimeoutMs ?? 30_000,
+          report: (e) => this.#report(e),
+        })
+      : undefined;
     this.approvals = new Approvals(this);
     live.add(this);
     installExitHook();
@@ -362,7 +389,10 @@ export class Auditor {
 
   #process(event: AuditEvent): AuditEvent {
     let current = event;
-    for (const p of this.#processors) {
+    const steps: readonly EventProcessor[] = this.#privacy
+      ? [{ name: "privacy", process: (e) => this.#privacy!.apply(e) }, ...this.#processors]
+      : this.#processors;
+    for (const p of steps) {
       try {
         current = p.process(current);
       } catch (err) {
@@ -409,12 +439,13 @@ export class Auditor {
 
   // onOverflow "block": the agent waits for a synchronous, fsynced write of the queue to the spool.
   #spillQueue(): void {
-    const batch = this.#queue;
+    const recorded = this.#queue;
     this.#queue = [];
     const start = this.#queueHeadSeq;
-    this.#queueHeadSeq += batch.length;
+    this.#queueHeadSeq += recorded.length;
+    const batch = this.#seal(recorded);
     this.#lanes.dispatch(batch);
-    const outcome = this.#toSpool(batch, start);
+    const outcome = this.#toSpool(batch, start, recorded.length);
     this.#settle(batch, outcome);
     this.#scheduleProbe();
   }
@@ -454,17 +485,18 @@ export class Auditor {
     try {
       // Group commit: while one batch is being written, the next one gathers in the queue.
       while (this.#queue.length > 0) {
-        const batch =
+        const recorded =
           this.#queue.length <= this.#maxEvents
             ? this.#queue
             : this.#queue.slice(0, this.#maxEvents);
-        if (batch === this.#queue) this.#queue = [];
+        if (recorded === this.#queue) this.#queue = [];
         else this.#queue.splice(0, this.#maxEvents);
         const start = this.#queueHeadSeq;
-        this.#queueHeadSeq += batch.length;
+        this.#queueHeadSeq += recorded.length;
+        const batch = this.#seal(recorded);
         this.#inflight = { batch, start, end: this.#queueHeadSeq };
         this.#lanes.dispatch(batch);
-        const outcome = await this.#persist(batch, start);
+        const outcome = await this.#persist(batch, start, recorded.length);
         this.#inflight = undefined;
         this.#settle(batch, outcome);
         this.#resolveFlushWaiters();
@@ -475,10 +507,62 @@ export class Auditor {
     }
   }
 
-  async #persist(batch: AuditEvent[], start: number): Promise<Outcome> {
+  /**
+   * Seals events into the chain as they leave the queue — off the agent's path, in recorded order —
+   * and adds a checkpoint after every `checkpointEvery` events. Returns the batch to write.
+   */
+  #seal(recorded: AuditEvent[]): AuditEvent[] {
+    const sealer = this.#sealer;
+    if (!sealer) return recorded;
+    const out: AuditEvent[] = [];
+    for (const e of recorded) {
+      if (e.chain === undefined) sealer.seal(e);
+      out.push(e);
+      if (sealer.due()) out.push(this.#checkpoint(false));
+    }
+    this.#armIdleCheckpoint();
+    return out;
+  }
+
+  // A sealed checkpoint of the current head; it also goes to the witness.
+  #checkpoint(final: boolean): AuditEvent {
+    const sealer = this.#sealer!;
+    const event = sealer.checkpointEvent(sealer.checkpointData({ final }), this.#actor);
+    sealer.seal(event);
+    sealer.covered();
+    this.#witness?.dispatch([event]);
+    return event;
+  }
+
+  // A chain that goes quiet with events not covered by a checkpoint gets one.
+  #armIdleCheckpoint(): void {
+    const sealer = this.#sealer;
+    if (!sealer || this.#closing || sealer.uncovered === 0) return;
+    if (this.#idleTimer) clearTimeout(this.#idleTimer);
+    this.#idleTimer = setTimeout(() => {
+      this.#idleTimer = undefined;
+      if (this.#closing || sealer.uncovered === 0) return;
+      if (this.#queue.length > 0 || this.#inflight) {
+        this.#armIdleCheckpoint();
+        return;
+      }
+      this.#enqueueInternal(this.#checkpoint(false));
+    }, sealer.idleMs);
+    // The chain's checkpoint must not keep a finished process alive; close() writes the final one.
+    this.#idleTimer.unref();
+  }
+
+  // Queues an internal event (a checkpoint, sealed or not); it is not counted as recorded.
+  #enqueueInternal(event: AuditEvent): void {
+    this.#recordedSeq++;
+    this.#queue.push(event);
+    this.#kickSoon();
+  }
+
+  async #persist(batch: AuditEvent[], start: number, count: number): Promise<Outcome> {
     if (!this.#healthy) {
       this.#scheduleProbe();
-      return this.#toSpool(batch, start);
+      return this.#toSpool(batch, start, count);
     }
     let lastError: unknown;
     for (let attempt = 0; attempt < this.#retry.attempts; attempt++) {
@@ -502,7 +586,7 @@ export class Auditor {
       ),
     );
     this.#scheduleProbe();
-    return this.#toSpool(batch, start);
+    return this.#toSpool(batch, start, count);
   }
 
   #backoff(attempt: number): number {
@@ -510,7 +594,7 @@ export class Auditor {
     return base / 2 + Math.random() * (base / 2);
   }
 
-  #toSpool(batch: AuditEvent[], start: number): Outcome {
+  #toSpool(batch: AuditEvent[], start: number, count: number): Outcome {
     if (!this.#spool) {
       this.#stats.lost += batch.length;
       return "lost";
@@ -533,8 +617,8 @@ export class Auditor {
     this.#stats.spooled += batch.length;
     for (const e of batch) this.#spooledEvents.add(e);
     const last = this.#spooledRanges[this.#spooledRanges.length - 1];
-    if (last && last[1] === start) last[1] = start + batch.length;
-    else this.#spooledRanges.push([start, start + batch.length]);
+    if (last && last[1] === start) last[1] = start + count;
+    else this.#spooledRanges.push([start, start + count]);
     return "spooled";
   }
 
@@ -750,18 +834,27 @@ export class Auditor {
   }
 
   async #close(): Promise<void> {
+    const reportFailure = (err: unknown) => {
+      if (err instanceof AuditError) this.#report(err);
+    };
     try {
-      await this.flush().catch((err: unknown) => {
-        if (err instanceof AuditError) this.#report(err);
-      });
+      await this.flush().catch(reportFailure);
+      // The final checkpoint closes the chain: verifyChain can then tell a cut-off tail.
+      if (this.#sealer && this.#sealer.head.seq > 0) {
+        if (this.#idleTimer) clearTimeout(this.#idleTimer);
+        this.#enqueueInternal(this.#checkpoint(true));
+        await this.flush().catch(reportFailure);
+      }
     } finally {
       this.#closed = true;
+      if (this.#idleTimer) clearTimeout(this.#idleTimer);
       if (this.#probeTimer) clearTimeout(this.#probeTimer);
       if (this.#timer) clearTimeout(this.#timer);
       this.#spool?.close();
       live.delete(this);
       if (this.#ownsExporters) await this.#lanes.shutdown();
       else await this.#lanes.flush();
+      await this.#witness?.flush();
       if (this.#ownsStore) {
         await this.store.close().catch((err: unknown) => {
           this.#report(
@@ -776,7 +869,9 @@ export class Auditor {
   spillOnExit(): void {
     if (!this.#spool) return;
     // The in-flight batch may or may not have reached the store; replay by id makes both safe.
-    const events = [...(this.#inflight?.batch ?? []), ...this.#queue];
+    const queued = this.#sealer ? this.#seal(this.#queue) : this.#queue;
+    if (this.#sealer && this.#sealer.head.seq > 0 && !this.#closing) queued.push(this.#checkpoint(true));
+    const events = [...(this.#inflight?.batch ?? []), ...queued];
     if (events.length === 0) return;
     try {
       this.#spool.write(events);
@@ -784,6 +879,53 @@ export class Auditor {
     } catch {
       // Nothing more can be done while the process exits.
     }
+  }
+
+  /**
+   * Deletes old events from the store (`before` a time, or all but the newest `keep`) and records a
+   * prune checkpoint for every chain that lost events, naming the last deleted link, so the rest of
+   * each chain still verifies. Returns how many events were deleted.
+   */
+  async prune(options: PruneOptions): Promise<number> {
+    if (this.#closing) throw new AuditClosedError("[audit] prune() after close()");
+    const { before, keep } = resolvePrune(options);
+    await this.flush().catch(() => undefined);
+    const anchors = new Map<string, { seq: number; hash: string }>();
+    if (this.#sealer) {
+      // The events prune will delete are the oldest ones: those before `before`, and the first
+      // (count - keep). Their chains' highest deleted links become the anchors.
+      const limit = keep === undefined ? undefined : Math.max(0, (await this.store.count()) - keep);
+      let n = 0;
+      for await (const e of this.store.stream()) {
+        const byCount = limit !== undefined && n < limit;
+        const byTime = before !== undefined && e.time < before;
+        n++;
+        // Ascending order: once an event survives both conditions, every later one does too.
+        if (!byCount && !byTime) break;
+        if (!e.chain) continue;
+        const a = anchors.get(e.chain.id);
+        if (!a || e.chain.seq > a.seq) anchors.set(e.chain.id, { seq: e.chain.seq, hash: e.chain.hash });
+      }
+    }
+    const deleted = await this.store.prune(options);
+    if (this.#sealer && anchors.size > 0) {
+      for (const [chainId, a] of anchors) {
+        const data = this.#sealer.anchorData(chainId, a.seq, a.hash, { reason: "prune" });
+        this.#enqueueInternal(this.#sealer.checkpointEvent(data, this.#actor));
+      }
+      await this.flush();
+    }
+    return deleted;
+  }
+
+  /**
+   * @internal Prepares an event written straight to the store rather than queued (an approval
+   * resolution): privacy applies, and it is sealed as a chain of its own.
+   */
+  prepareDirect(event: AuditEvent): AuditEvent {
+    const prepared = this.#privacy ? this.#privacy.apply(event) : event;
+    this.#sealer?.sealStandalone(prepared);
+    return prepared;
   }
 
   /** @internal Reports a failure the agent is shielded from. */

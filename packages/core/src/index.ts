@@ -80,3 +80,35 @@ export { AuditRun, type LlmCall, type RunEventOptions, type RunOptions } from ".
 export { parseSpoolText, Spool, type SpoolReadResult } from "./spool.js";
 export type { AuditFilter, AuditStore, PruneOptions, StoreCapabilities } from "./store.js";
 export { assertValidBatch, assertValidEvent, isEventTime } from "./validate.js";
+export { canonicalJson } from "./canonical.js";
+export {
+  type ChainAlgorithm,
+  ChainSealer,
+  type CheckpointData,
+  chainInput,
+  checkpointSignatureValid,
+  checkpointSigningInput,
+  hashEvent,
+  type IntegrityOptions,
+  keyIdOf,
+  signCheckpoint,
+} from "./integrity.js";
+export {
+  CONTENT_FIELDS,
+  isSecretKey,
+  PrivacyFilter,
+  type PrivacyMode,
+  type PrivacyOptions,
+  REDACTED,
+  SECRET_PATTERNS,
+  type SecretPattern,
+  scrubString,
+} from "./privacy.js";
+export {
+  type ChainProblem,
+  type ChainProblemKind,
+  type ChainSummary,
+  type VerifyOptions,
+  type VerifyReport,
+  verifyChain,
+} from "./verify.js";

@@ -1,0 +1,229 @@
+import {
+  createHash,
+  createHmac,
+  createPrivateKey,
+  createPublicKey,
+  type KeyObject,
+  sign,
+  verify,
+} from "node:crypto";
+import { canonicalJson } from "./canonical.js";
+import { AuditConfigError } from "./errors.js";
+import type { AuditEvent, ChainLink, EventPayloads } from "./event.js";
+import type { AuditExporter } from "./exporter.js";
+import { uuidFromName, uuidv7, uuidv7WithTime } from "./ids.js";
+
+/** Tamper evidence settings of an auditor. The hash chain is on unless `integrity: false`. */
+export interface IntegrityOptions {
+  /**
+   * Secret key for the chain: hashes become HMAC-SHA-256, so nobody without the key can rewrite
+   * the trail and recompute them. At least 16 bytes. Without it the chain uses plain SHA-256,
+   * which detects accidents and partial edits but not an attacker who rewrites the whole chain.
+   */
+  key?: string | Uint8Array;
+  /** Ed25519 private key (PEM or KeyObject) that signs every checkpoint. */
+  signingKey?: string | KeyObject;
+  /**
+   * Write an `audit.checkpoint` after this many events of the chain.
+   * @default 1000
+   */
+  checkpointEvery?: number;
+  /**
+   * Write a checkpoint when the chain has been quiet this long with events not yet covered by one.
+   * @default 5000
+   */
+  checkpointIdleMs?: number;
+  /**
+   * A second system that receives every checkpoint (a witness): it lets `verifyChain` detect a
+   * truncated tail even if the attacker also deleted the stored checkpoints.
+   */
+  witness?: AuditExporter;
+}
+
+/** The hash algorithm of a chain, as written in its checkpoints. */
+export type ChainAlgorithm = "sha256" | "hmac-sha256";
+
+/** Payload of an `audit.checkpoint` event. */
+export type CheckpointData = EventPayloads["audit.checkpoint"] & {
+  alg: ChainAlgorithm;
+  /** Identifies the HMAC key (not the key itself), so a verifier can tell a wrong key. */
+  keyId?: string;
+  /** True on the checkpoint written by `close()`: nothing may follow it in the chain. */
+  final?: boolean;
+  /** `"prune"` when the checkpoint anchors a chain whose older events were pruned. */
+  reason?: "prune";
+};
+
+function keyBytes(key: string | Uint8Array): Buffer {
+  return typeof key === "string" ? Buffer.from(key, "utf8") : Buffer.from(key);
+}
+
+/** The id of an HMAC key as written in checkpoints: derived with the key, reveals nothing of it. */
+export function keyIdOf(key: string | Uint8Array): string {
+  return createHmac("sha256", keyBytes(key)).update("audit key id").digest("hex").slice(0, 16);
+}
+
+/**
+ * The text that is hashed for an event: its canonical JSON (see `canonicalJson`) with `chain`
+ * holding only `id`, `seq` and `prev` — the event without its own hash.
+ */
+export function chainInput(event: AuditEvent): string {
+  const chain = event.chain;
+  const { chain: _drop, ...rest } = event;
+  return canonicalJson(chain ? { ...rest, chain: { id: chain.id, seq: chain.seq, prev: chain.prev } } : rest);
+}
+
+/** The chain hash of an event: lowercase hex SHA-256, or HMAC-SHA-256 with `key`. */
+export function hashEvent(event: AuditEvent, key?: string | Uint8Array): string {
+  const input = chainInput(event);
+  const h = key === undefined ? createHash("sha256") : createHmac("sha256", keyBytes(key));
+  return h.update(input, "utf8").digest("hex");
+}
+
+/** The bytes a checkpoint signature covers: the canonical JSON of its data without `signature`. */
+export function checkpointSigningInput(data: CheckpointData): string {
+  const { signature: _drop, ...rest } = data;
+  return canonicalJson(rest);
+}
+
+/** Reads a PEM string or KeyObject as an Ed25519 private key. */
+export function toPrivateKey(key: string | KeyObject): KeyObject {
+  const k = typeof key === "string" ? createPrivateKey(key) : key;
+  if (k.type !== "private" || k.asymmetricKeyType !== "ed25519") {
+    throw new AuditConfigError("[audit] integrity.signingKey must be an Ed25519 private key");
+  }
+  return k;
+}
+
+/** Reads a PEM string or KeyObject as an Ed25519 public key (a private key gives its public half). */
+export function toPublicKey(key: string | KeyObject): KeyObject {
+  const k = typeof key === "string" ? createPublicKey(key) : key.type === "private" ? createPublicKey(key) : key;
+  if (k.asymmetricKeyType !== "ed25519") {
+    throw new AuditConfigError("[audit] the checkpoint public key must be an Ed25519 key");
+  }
+  return k;
+}
+
+/** Signs checkpoint data with Ed25519; base64url. */
+export function signCheckpoint(data: CheckpointData, privateKey: KeyObject): string {
+  return sign(null, Buffer.from(checkpointSigningInput(data)), privateKey).toString("base64url");
+}
+
+/** True when the checkpoint's signature is valid for `publicKey`. */
+export function checkpointSignatureValid(data: CheckpointData, publicKey: KeyObject): boolean {
+  if (typeof data.signature !== "string") return false;
+  try {
+    return verify(null, Buffer.from(checkpointSigningInput(data)), publicKey, Buffer.from(data.signature, "base64url"));
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * One auditor's hash chain. Events are sealed in the order they leave the queue, which is the
+ * order they were recorded; sealing happens off the agent's path, when a batch is written.
+ */
+export class ChainSealer {
+  /** The chain id: random per auditor. */
+  readonly id = uuidv7();
+  readonly alg: ChainAlgorithm;
+  readonly keyId: string | undefined;
+  readonly every: number;
+  readonly idleMs: number;
+  readonly witness: AuditExporter | undefined;
+  readonly #key: Buffer | undefined;
+  readonly #signingKey: KeyObject | undefined;
+  #seq = 0;
+  #head = "";
+  #sinceCheckpoint = 0;
+
+  constructor(options: IntegrityOptions) {
+    if (options.key !== undefined) {
+      const bytes = keyBytes(options.key);
+      if (bytes.length < 16) {
+        throw new AuditConfigError("[audit] integrity.key must be at least 16 bytes; use a random secret");
+      }
+      this.#key = bytes;
+    }
+    this.alg = this.#key ? "hmac-sha256" : "sha256";
+    this.keyId = this.#key ? keyIdOf(this.#key) : undefined;
+    this.#signingKey = options.signingKey === undefined ? undefined : toPrivateKey(options.signingKey);
+    this.every = options.checkpointEvery ?? 1000;
+    if (!Number.isInteger(this.every) || this.every < 1) {
+      throw new AuditConfigError("[audit] integrity.checkpointEvery must be a whole number ≥ 1");
+    }
+    this.idleMs = options.checkpointIdleMs ?? 5000;
+    if (typeof this.idleMs !== "number" || !(this.idleMs >= 0)) {
+      throw new AuditConfigError("[audit] integrity.checkpointIdleMs must be a number ≥ 0");
+    }
+    this.witness = options.witness;
+  }
+
+  /** Events sealed since the last checkpoint. */
+  get uncovered(): number {
+    return this.#sinceCheckpoint;
+  }
+
+  /** The last sealed link: seq and hash. */
+  get head(): { seq: number; hash: string } {
+    return { seq: this.#seq, hash: this.#head };
+  }
+
+  /** Gives the event its link: the next seq, the previous hash, and its own hash. */
+  seal(event: AuditEvent): void {
+    const link: ChainLink = { id: this.id, seq: ++this.#seq, prev: this.#head, hash: "" };
+    event.chain = link;
+    link.hash = hashEvent(event, this.#key);
+    this.#head = link.hash;
+    this.#sinceCheckpoint++;
+  }
+
+  /** Whether a checkpoint is due after the events sealed so far. */
+  due(): boolean {
+    return this.#sinceCheckpoint >= this.every;
+  }
+
+  /** Checkpoint data for the current head, signed when a signing key is configured. */
+  checkpointData(extra: { final?: boolean } = {}): CheckpointData {
+    return this.anchorData(this.id, this.#seq, this.#head, extra);
+  }
+
+  /** Checkpoint data naming any chain's link (used to anchor pruned chains). */
+  anchorData(chainId: string, seq: number, hash: string, extra: { final?: boolean; reason?: "prune" } = {}): CheckpointData {
+    const data: CheckpointData = { chainId, seq, hash, alg: this.alg };
+    if (this.keyId !== undefined) data.keyId = this.keyId;
+    if (extra.final) data.final = true;
+    if (extra.reason) data.reason = extra.reason;
+    if (this.#signingKey) data.signature = signCheckpoint(data, this.#signingKey);
+    return data;
+  }
+
+  /** A new, unsealed `audit.checkpoint` event carrying `data`. */
+  checkpointEvent(data: CheckpointData, actor: string | undefined): AuditEvent {
+    const t = uuidv7WithTime();
+    const event: AuditEvent = {
+      id: t.id,
+      type: "audit.checkpoint",
+      time: new Date(t.ms).toISOString(),
+      data: data as unknown as Record<string, unknown>,
+    };
+    if (actor !== undefined) event.actor = actor;
+    return event;
+  }
+
+  /** Records that a checkpoint now covers the head. */
+  covered(): void {
+    this.#sinceCheckpoint = 0;
+  }
+
+  /**
+   * Seals an event written outside the queue (an approval resolution) as a chain of its own, with
+   * an id derived from the event id: every writer that races for that event computes the same
+   * chain, and the one that is stored is complete, so the losers leave no gap anywhere.
+   */
+  sealStandalone(event: AuditEvent): void {
+    const link: ChainLink = { id: uuidFromName(`audit:standalone-chain:${event.id}`), seq: 1, prev: "", hash: "" };
+    event.chain = link;
+    link.hash = hashEvent(event, this.#key);
+  }
+}
