@@ -119,6 +119,21 @@ export function checkpointSignatureValid(data: CheckpointData, publicKey: KeyObj
   }
 }
 
+const UUIDV7 = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+
+/**
+ * An id that sorts just after `id` and before any UUIDv7 made after it by this process: the same
+ * timestamp and counter with the random bits at their maximum (a later id has a higher counter or
+ * timestamp). For other ids, a suffix.
+ */
+export function idRightAfter(id: string): string {
+  if (UUIDV7.test(id)) {
+    const candidate = `${id.slice(0, 19)}bfff-ffffffffffff`;
+    if (candidate > id) return candidate;
+  }
+  return `${id}~checkpoint`;
+}
+
 /**
  * One auditor's hash chain. Events are sealed in the order they leave the queue, which is the
  * order they were recorded; sealing happens off the agent's path, when a batch is written.
@@ -135,6 +150,7 @@ export class ChainSealer {
   readonly #signingKey: KeyObject | undefined;
   #seq = 0;
   #head = "";
+  #headEvent: Pick<AuditEvent, "id" | "time"> | undefined;
   #sinceCheckpoint = 0;
 
   constructor(options: IntegrityOptions) {
@@ -175,6 +191,7 @@ export class ChainSealer {
     event.chain = link;
     link.hash = hashEvent(event, this.#key);
     this.#head = link.hash;
+    this.#headEvent = event;
     this.#sinceCheckpoint++;
   }
 
@@ -198,13 +215,27 @@ export class ChainSealer {
     return data;
   }
 
-  /** A new, unsealed `audit.checkpoint` event carrying `data`. */
+  /**
+   * A new, unsealed `audit.checkpoint` event carrying `data`. It takes the head event's time and an
+   * id that sorts right after the head's, so the store's `(time, id)` order keeps it exactly where
+   * the chain has it even when events recorded before it are sealed after it.
+   */
   checkpointEvent(data: CheckpointData, actor: string | undefined): AuditEvent {
-    const t = uuidv7WithTime();
+    const head = this.#headEvent;
+    let id: string;
+    let time: string;
+    if (head) {
+      id = idRightAfter(head.id);
+      time = head.time;
+    } else {
+      const t = uuidv7WithTime();
+      id = t.id;
+      time = new Date(t.ms).toISOString();
+    }
     const event: AuditEvent = {
-      id: t.id,
+      id,
       type: "audit.checkpoint",
-      time: new Date(t.ms).toISOString(),
+      time,
       data: data as unknown as Record<string, unknown>,
     };
     if (actor !== undefined) event.actor = actor;

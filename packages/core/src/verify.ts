@@ -1,5 +1,6 @@
 import type { KeyObject } from "node:crypto";
 import type { AuditEvent } from "./event.js";
+import { compareEvents } from "./filter.js";
 import { uuidFromName } from "./ids.js";
 import {
   type CheckpointData,
@@ -95,37 +96,49 @@ interface Claim {
   hash: string;
   eventId: string;
   source: "witness" | "store";
-  prune: boolean;
+}
+
+interface Link {
+  seq: number;
+  prev: string;
+  hash: string;
+  eventId: string;
+  time: string;
 }
 
 interface ChainState {
   id: string;
   count: number;
   bad: number;
-  firstSeq: number;
-  firstPrev: string;
-  firstEventId: string;
+  /** The first seq expected: 1, or one past a prune anchor. */
+  start: number;
   next: number;
   lastHash: string;
-  lastEventId: string;
+  last: Link | undefined;
   maxSeq: number;
   maxSeqEventId: string;
-  pending: Map<number, { prev: string; hash: string; eventId: string }>;
+  pending: Map<number, Link>;
+  /** A second event for the last accepted seq; the next link tells which of the two is genuine. */
+  rival: Link | undefined;
   linkErrors: number;
   mismatches: ChainProblem[];
-  finalSeq?: number;
+  standalone: boolean;
+}
+
+interface ChainFacts {
   alg?: "sha256" | "hmac-sha256";
   keyId?: string;
-  standalone: boolean;
+  finalSeq?: number;
+  anchor?: { seq: number; hash: string };
 }
 
 const PENDING_LIMIT = 10_000;
 
 /**
- * Verifies every hash chain in a store, streaming it once. It recomputes each event's hash, follows
- * `prev` links and `seq` numbers, checks checkpoints (and their signatures with `publicKey`), and
- * compares the store with checkpoints a witness kept. Every problem names the chain, the seq and the
- * event id. Chains that start after seq 1 verify when a prune checkpoint anchors their first event.
+ * Verifies every hash chain in a store. It reads the checkpoints first (stored ones and a witness's),
+ * then streams the trail once: it recomputes each event's hash, follows `prev` links and `seq`
+ * numbers, and compares the store with what the checkpoints claim. Every problem names the chain,
+ * the seq and the event id. A chain whose older events were pruned verifies from its prune anchor.
  */
 export async function verifyChain(store: AuditStore, options: VerifyOptions = {}): Promise<VerifyReport> {
   const maxProblems = options.maxProblems ?? 1000;
@@ -138,202 +151,203 @@ export async function verifyChain(store: AuditStore, options: VerifyOptions = {}
     if (problems.length < maxProblems) problems.push(p);
     else unlisted++;
   };
-  let unsignedWarned = false;
 
-  const chains = new Map<string, ChainState>();
+  // Pass 1: what the checkpoints claim.
+  const facts = new Map<string, ChainFacts>();
+  const factsOf = (id: string) => {
+    let f = facts.get(id);
+    if (!f) facts.set(id, (f = {}));
+    return f;
+  };
   const claims: Claim[] = [];
-  // Witness claims are known up front, so the hash of each claimed seq is compared as it streams by.
   const witnessBySeq = new Map<string, Claim>();
-  if (options.witness) {
-    for await (const e of options.witness as AsyncIterable<AuditEvent>) {
-      if (e.type !== "audit.checkpoint") continue;
-      const d = e.data as unknown as CheckpointData;
-      checkSignature(e, d, "witness");
-      const claim: Claim = { chainId: d.chainId, seq: d.seq, hash: d.hash, eventId: e.id, source: "witness", prune: d.reason === "prune" };
-      claims.push(claim);
-      witnessBySeq.set(`${d.chainId}:${d.seq}`, claim);
-    }
-  }
-
-  function checkSignature(e: AuditEvent, d: CheckpointData, where: string): void {
+  let signaturesUnchecked = false;
+  const readCheckpoint = (e: AuditEvent, source: "witness" | "store") => {
+    if (e.type !== "audit.checkpoint") return;
+    const d = e.data as unknown as CheckpointData;
     if (publicKey) {
       if (d.signature === undefined) {
-        problem({ kind: "unsigned-checkpoint", chainId: e.chain?.id ?? d.chainId, seq: e.chain?.seq, eventId: e.id, message: `${where} checkpoint ${e.id} is not signed` });
+        problem({ kind: "unsigned-checkpoint", chainId: e.chain?.id ?? d.chainId, seq: e.chain?.seq, eventId: e.id, message: `${source} checkpoint ${e.id} is not signed` });
       } else if (!checkpointSignatureValid(d, publicKey)) {
-        problem({ kind: "bad-signature", chainId: e.chain?.id ?? d.chainId, seq: e.chain?.seq, eventId: e.id, message: `${where} checkpoint ${e.id} has a signature that does not verify with the public key` });
+        problem({ kind: "bad-signature", chainId: e.chain?.id ?? d.chainId, seq: e.chain?.seq, eventId: e.id, message: `${source} checkpoint ${e.id} has a signature that does not verify with the public key` });
       }
-    } else if (d.signature !== undefined && !unsignedWarned) {
-      unsignedWarned = true;
-      warnings.push({ kind: "unsigned-checkpoint", message: "checkpoints are signed but no public key was given, so signatures were not checked" });
+    } else if (d.signature !== undefined) {
+      signaturesUnchecked = true;
     }
+    if (d.reason === "prune") {
+      const f = factsOf(d.chainId);
+      if (!f.anchor || d.seq > f.anchor.seq) f.anchor = { seq: d.seq, hash: d.hash };
+      return;
+    }
+    const claim: Claim = { chainId: d.chainId, seq: d.seq, hash: d.hash, eventId: e.id, source };
+    claims.push(claim);
+    if (source === "witness") witnessBySeq.set(`${d.chainId}:${d.seq}`, claim);
+    if (source === "store" && e.chain && d.chainId === e.chain.id) {
+      const f = factsOf(e.chain.id);
+      if (d.alg) f.alg = d.alg;
+      if (d.keyId !== undefined) f.keyId = d.keyId;
+      if (d.final) f.finalSeq = e.chain.seq;
+    }
+  };
+  if (options.witness) {
+    for await (const e of options.witness as AsyncIterable<AuditEvent>) readCheckpoint(e, "witness");
+  }
+  for await (const e of store.stream({ type: "audit.checkpoint" })) readCheckpoint(e, "store");
+  if (signaturesUnchecked) {
+    warnings.push({ kind: "unsigned-checkpoint", message: "checkpoints are signed but no public key was given, so signatures were not checked" });
   }
 
-  function stateOf(e: AuditEvent): ChainState {
-    const link = e.chain!;
-    let s = chains.get(link.id);
+  // Pass 2: every event, in the store's order.
+  const chains = new Map<string, ChainState>();
+  const stateOf = (e: AuditEvent): ChainState => {
+    const id = e.chain!.id;
+    let s = chains.get(id);
     if (!s) {
+      const anchor = facts.get(id)?.anchor;
       s = {
-        id: link.id,
+        id,
         count: 0,
         bad: 0,
-        firstSeq: link.seq,
-        firstPrev: link.prev,
-        firstEventId: e.id,
-        next: link.seq,
-        lastHash: link.prev,
-        lastEventId: "",
+        start: anchor ? anchor.seq + 1 : 1,
+        next: anchor ? anchor.seq + 1 : 1,
+        lastHash: anchor ? anchor.hash : "",
+        last: undefined,
         maxSeq: 0,
         maxSeqEventId: "",
         pending: new Map(),
+        rival: undefined,
         linkErrors: 0,
         mismatches: [],
-        standalone: link.id === uuidFromName(`audit:standalone-chain:${e.id}`),
+        standalone: id === uuidFromName(`audit:standalone-chain:${e.id}`),
       };
-      chains.set(link.id, s);
+      chains.set(id, s);
     }
     return s;
-  }
+  };
 
-  // Accepts the event with seq === s.next; `afterGap` skips the link check after missing events.
-  function advance(s: ChainState, seq: number, prev: string, hash: string, eventId: string, afterGap: boolean): void {
-    if (!afterGap && seq !== s.firstSeq && prev !== s.lastHash) {
-      s.linkErrors++;
-      problem({ kind: "broken-link", chainId: s.id, seq, eventId, message: `chain ${s.id} seq ${seq} (event ${eventId}): prev does not match the hash of seq ${seq - 1}${s.lastEventId ? ` (event ${s.lastEventId})` : ""}` });
+  const duplicate = (s: ChainState, l: Link) =>
+    problem({ kind: "duplicate", chainId: s.id, seq: l.seq, eventId: l.eventId, message: `chain ${s.id} seq ${l.seq}: event ${l.eventId} claims a seq another event holds: an inserted event` });
+
+  // Takes the event with seq === s.next. `afterGap` skips the link check after missing events.
+  const accept = (s: ChainState, l: Link, afterGap: boolean) => {
+    if (!afterGap && l.prev !== s.lastHash) {
+      if (s.rival && l.prev === s.rival.hash && s.last) {
+        // The link points at the rival: the event accepted before it was the inserted one.
+        duplicate(s, s.last);
+        s.rival = undefined;
+      } else {
+        s.linkErrors++;
+        problem({ kind: "broken-link", chainId: s.id, seq: l.seq, eventId: l.eventId, message: `chain ${s.id} seq ${l.seq} (event ${l.eventId}): prev does not match the hash of ${s.last ? `seq ${s.last.seq} (event ${s.last.eventId})` : l.seq === 1 ? "nothing (the first event's prev must be empty)" : `the prune anchor at seq ${l.seq - 1}`}` });
+      }
     }
-    s.next = seq + 1;
-    s.lastHash = hash;
-    s.lastEventId = eventId;
-  }
-
-  function drain(s: ChainState): void {
+    if (s.rival) {
+      duplicate(s, s.rival);
+      s.rival = undefined;
+    }
+    if (s.last && compareEvents({ time: l.time, id: l.eventId }, { time: s.last.time, id: s.last.eventId }) < 0) {
+      problem({ kind: "reordered", chainId: s.id, seq: l.seq, eventId: l.eventId, message: `chain ${s.id}: seq ${l.seq} (event ${l.eventId}) is stored before seq ${s.last.seq} (event ${s.last.eventId}); a time was changed` });
+    }
+    s.next = l.seq + 1;
+    s.lastHash = l.hash;
+    s.last = l;
+  };
+  const drain = (s: ChainState) => {
     for (let p = s.pending.get(s.next); p; p = s.pending.get(s.next)) {
-      s.pending.delete(s.next);
-      advance(s, s.next, p.prev, p.hash, p.eventId, false);
+      s.pending.delete(p.seq);
+      accept(s, p, false);
     }
-  }
-
-  // Reports missing seqs before the smallest pending one and carries on from there.
-  function skipGap(s: ChainState): void {
+  };
+  // Reports the seqs missing before the smallest pending one and carries on from there.
+  const skipGap = (s: ChainState) => {
     const min = Math.min(...s.pending.keys());
     const p = s.pending.get(min)!;
-    problem({ kind: "gap", chainId: s.id, seq: s.next, eventId: p.eventId, message: `chain ${s.id}: seq ${s.next}${min - 1 > s.next ? `..${min - 1}` : ""} missing (deleted) before seq ${min} (event ${p.eventId})${s.lastEventId ? `, after event ${s.lastEventId}` : ""}` });
+    const range = min - 1 > s.next ? `${s.next}..${min - 1}` : `${s.next}`;
+    const where = s.last ? `after seq ${s.last.seq} (event ${s.last.eventId})` : s.next === 1 ? "at the start of the chain, with no prune checkpoint anchoring it (deleted head)" : `after the prune anchor at seq ${s.next - 1}`;
+    problem({ kind: "gap", chainId: s.id, seq: s.next, eventId: p.eventId, message: `chain ${s.id}: seq ${range} missing (deleted) before seq ${min} (event ${p.eventId}), ${where}` });
     s.pending.delete(min);
-    advance(s, min, p.prev, p.hash, p.eventId, true);
+    accept(s, p, true);
     drain(s);
-  }
+  };
 
   let events = 0;
   for await (const e of store.stream()) {
     events++;
-    const link = e.chain;
-    if (!link || typeof link.id !== "string" || !Number.isInteger(link.seq) || typeof link.hash !== "string") {
+    const c = e.chain;
+    if (!c || typeof c.id !== "string" || !Number.isInteger(c.seq) || c.seq < 1 || typeof c.hash !== "string" || typeof c.prev !== "string") {
       problem({ kind: "unchained", eventId: e.id, message: `event ${e.id} (${e.type}, ${e.time}) carries no valid chain link` });
       continue;
     }
     const s = stateOf(e);
     s.count++;
-    const witnessed = witnessBySeq.get(`${link.id}:${link.seq}`);
-    if (witnessed && witnessed.hash !== link.hash) {
-      problem({ kind: "checkpoint-mismatch", chainId: link.id, seq: link.seq, eventId: e.id, message: `witness checkpoint ${witnessed.eventId} names hash ${witnessed.hash.slice(0, 16)}… for chain ${link.id} seq ${link.seq}, but event ${e.id} has ${link.hash.slice(0, 16)}…` });
-    }
-    if (hashEvent(e, options.key) !== link.hash) {
+    const l: Link = { seq: c.seq, prev: c.prev, hash: c.hash, eventId: e.id, time: e.time };
+    if (hashEvent(e, options.key) !== c.hash) {
       s.bad++;
-      s.mismatches.push({ kind: "hash-mismatch", chainId: link.id, seq: link.seq, eventId: e.id, message: `chain ${link.id} seq ${link.seq}: event ${e.id} (${e.type}) does not match its hash: its content was modified` });
+      s.mismatches.push({ kind: "hash-mismatch", chainId: c.id, seq: c.seq, eventId: e.id, message: `chain ${c.id} seq ${c.seq}: event ${e.id} (${e.type}) does not match its hash: its content was modified` });
     }
-    if (link.seq > s.maxSeq) {
-      s.maxSeq = link.seq;
-      s.maxSeqEventId = e.id;
-    }
-    if (s.finalSeq !== undefined && link.seq > s.finalSeq) {
-      problem({ kind: "after-final", chainId: link.id, seq: link.seq, eventId: e.id, message: `chain ${link.id} seq ${link.seq}: event ${e.id} comes after the chain's final checkpoint (seq ${s.finalSeq})` });
-    }
-    if (link.seq === s.next) {
-      if (s.pending.size > 0) {
-        problem({ kind: "reordered", chainId: link.id, seq: link.seq, eventId: e.id, message: `chain ${link.id} seq ${link.seq}: event ${e.id} is stored after later events of its chain (seq ${Math.min(...s.pending.keys())}); its time was changed` });
-      }
-      advance(s, link.seq, link.prev, link.hash, e.id, false);
-      drain(s);
-    } else if (link.seq < s.next) {
-      if (link.seq < s.firstSeq) {
-        problem({ kind: "reordered", chainId: link.id, seq: link.seq, eventId: e.id, message: `chain ${link.id} seq ${link.seq}: event ${e.id} is stored after seq ${s.firstSeq} (event ${s.firstEventId}); its time was changed` });
-      } else {
-        problem({ kind: "duplicate", chainId: link.id, seq: link.seq, eventId: e.id, message: `chain ${link.id} seq ${link.seq}: event ${e.id} claims a seq another event already holds: an inserted event` });
-      }
-    } else {
-      if (s.pending.has(link.seq)) {
-        problem({ kind: "duplicate", chainId: link.id, seq: link.seq, eventId: e.id, message: `chain ${link.id} seq ${link.seq}: event ${e.id} claims a seq another event already holds: an inserted event` });
-      } else {
-        s.pending.set(link.seq, { prev: link.prev, hash: link.hash, eventId: e.id });
-        if (s.pending.size > PENDING_LIMIT) skipGap(s);
-      }
+    const witnessed = witnessBySeq.get(`${c.id}:${c.seq}`);
+    if (witnessed && witnessed.hash !== c.hash) {
+      problem({ kind: "checkpoint-mismatch", chainId: c.id, seq: c.seq, eventId: e.id, message: `witness checkpoint ${witnessed.eventId} names hash ${witnessed.hash.slice(0, 16)}… for chain ${c.id} seq ${c.seq}, but event ${e.id} has ${c.hash.slice(0, 16)}…` });
     }
     if (e.type === "audit.checkpoint") {
       const d = e.data as unknown as CheckpointData;
-      checkSignature(e, d, "stored");
-      s.alg = d.alg ?? s.alg;
-      if (d.keyId !== undefined) s.keyId = d.keyId;
-      const prune = d.reason === "prune";
-      claims.push({ chainId: d.chainId, seq: d.seq, hash: d.hash, eventId: e.id, source: "store", prune });
-      if (!prune && d.chainId === link.id) {
-        if (d.seq !== link.seq - 1 || d.hash !== link.prev) {
-          problem({ kind: "checkpoint-mismatch", chainId: link.id, seq: link.seq, eventId: e.id, message: `chain ${link.id} seq ${link.seq}: checkpoint ${e.id} names seq ${d.seq} but follows seq ${link.seq - 1}` });
-        }
-        if (d.final) s.finalSeq = link.seq;
+      if (d.reason !== "prune" && d.chainId === c.id && (d.seq !== c.seq - 1 || d.hash !== c.prev)) {
+        problem({ kind: "checkpoint-mismatch", chainId: c.id, seq: c.seq, eventId: e.id, message: `chain ${c.id} seq ${c.seq}: checkpoint ${e.id} names seq ${d.seq}, not the event before it` });
       }
     }
-  }
-
-  // Out-of-order arrivals that were filled in later mean the store order disagrees with the chain.
-  for (const s of chains.values()) {
-    while (s.pending.size > 0) {
-      const min = Math.min(...s.pending.keys());
-      if (min === s.next) drain(s);
-      else skipGap(s);
+    const finalSeq = facts.get(c.id)?.finalSeq;
+    if (finalSeq !== undefined && c.seq > finalSeq) {
+      problem({ kind: "after-final", chainId: c.id, seq: c.seq, eventId: e.id, message: `chain ${c.id} seq ${c.seq}: event ${e.id} comes after the chain's final checkpoint (seq ${finalSeq})` });
+    }
+    if (c.seq > s.maxSeq) {
+      s.maxSeq = c.seq;
+      s.maxSeqEventId = e.id;
+    }
+    if (c.seq === s.next) {
+      accept(s, l, false);
+      drain(s);
+    } else if (c.seq < s.next) {
+      if (c.seq === s.next - 1 && !s.rival && c.seq >= s.start) s.rival = l;
+      else duplicate(s, l);
+    } else if (s.pending.has(c.seq)) {
+      duplicate(s, l);
+    } else {
+      s.pending.set(c.seq, l);
+      if (s.pending.size > PENDING_LIMIT) skipGap(s);
     }
   }
-
-  const anchors = new Set(claims.filter((c) => c.prune).map((c) => `${c.chainId}:${c.seq}:${c.hash}`));
-  const prunedThrough = new Map<string, number>();
-  for (const c of claims) if (c.prune) prunedThrough.set(c.chainId, Math.max(prunedThrough.get(c.chainId) ?? 0, c.seq));
 
   const summaries: ChainSummary[] = [];
   for (const s of chains.values()) {
+    while (s.pending.size > 0) skipGap(s);
+    if (s.rival) duplicate(s, s.rival);
+    const f = facts.get(s.id) ?? {};
     // Hashes that all fail while the links between them hold point at the key, not at edits.
     const keyMismatch =
-      s.keyId !== undefined && s.keyId !== ourKeyId
+      f.keyId !== undefined && f.keyId !== ourKeyId
         ? ourKeyId === undefined
-          ? `chain ${s.id} is keyed (HMAC-SHA-256, key id ${s.keyId}); pass its key to verify it`
-          : `chain ${s.id} was written with key id ${s.keyId}, not with the given key (key id ${ourKeyId})`
-        : s.alg === "sha256" && ourKeyId !== undefined
+          ? `chain ${s.id} is keyed (HMAC-SHA-256, key id ${f.keyId}); pass its key to verify it`
+          : `chain ${s.id} was written with key id ${f.keyId}, not with the given key (key id ${ourKeyId})`
+        : f.alg === "sha256" && ourKeyId !== undefined
           ? `chain ${s.id} is not keyed (plain SHA-256); verify it without a key`
           : s.bad === s.count && s.count >= 2 && s.linkErrors === 0
             ? `none of the ${s.count} hashes of chain ${s.id} verify while its links hold: it was written with a different key (or with / without one)`
             : undefined;
-    if (keyMismatch && s.bad > 0) {
-      problem({ kind: "wrong-key", chainId: s.id, message: keyMismatch });
-    } else {
-      for (const m of s.mismatches) problem(m);
-    }
-    if (s.firstSeq > 1 && !anchors.has(`${s.id}:${s.firstSeq - 1}:${s.firstPrev}`)) {
-      problem({ kind: "gap", chainId: s.id, seq: 1, eventId: s.firstEventId, message: `chain ${s.id}: seq 1..${s.firstSeq - 1} missing before event ${s.firstEventId}, and no prune checkpoint anchors the chain (deleted head)` });
-    } else if (s.firstSeq === 1 && s.firstPrev !== "") {
-      problem({ kind: "broken-link", chainId: s.id, seq: 1, eventId: s.firstEventId, message: `chain ${s.id} seq 1 (event ${s.firstEventId}) has a non-empty prev` });
-    }
-    const closed = s.standalone || s.finalSeq !== undefined;
+    if (keyMismatch && s.bad > 0) problem({ kind: "wrong-key", chainId: s.id, message: keyMismatch });
+    else for (const m of s.mismatches) problem(m);
+    const closed = s.standalone || f.finalSeq !== undefined;
     if (!closed) {
       const p: ChainProblem = { kind: "unclosed", chainId: s.id, seq: s.maxSeq, eventId: s.maxSeqEventId, message: `chain ${s.id} has no final checkpoint after seq ${s.maxSeq} (event ${s.maxSeqEventId}): its auditor is still open, crashed, or the tail was cut off` };
       if (options.requireClosed) problem(p);
       else warnings.push(p);
     }
-    const summary: ChainSummary = { id: s.id, events: s.count, firstSeq: s.firstSeq, lastSeq: s.maxSeq, closed };
-    if (s.alg) summary.alg = s.alg;
+    const summary: ChainSummary = { id: s.id, events: s.count, firstSeq: s.start, lastSeq: s.maxSeq, closed };
+    if (f.alg) summary.alg = f.alg;
     summaries.push(summary);
   }
 
   for (const c of claims) {
-    if (c.prune) continue;
     const s = chains.get(c.chainId);
-    if ((prunedThrough.get(c.chainId) ?? 0) >= c.seq) continue;
+    if ((facts.get(c.chainId)?.anchor?.seq ?? 0) >= c.seq) continue;
     if (!s) {
       problem({ kind: "truncated", chainId: c.chainId, seq: c.seq, eventId: c.eventId, message: `${c.source} checkpoint ${c.eventId} names chain ${c.chainId} up to seq ${c.seq}, but the store holds none of that chain` });
     } else if (c.seq > s.maxSeq) {
