@@ -137,7 +137,11 @@ export class Approvals {
     await this.#auditor.store.append([prepared]);
     const stored = await this.#auditor.store.get(id);
     if (!stored) {
-      throw new ApprovalConflictError(approvalId, { outcome: "unknown", resolvedBy: "unknown", time: "unknown" });
+      throw new ApprovalConflictError(approvalId, {
+        outcome: "unknown",
+        resolvedBy: "unknown",
+        time: "unknown",
+      });
     }
     // Key order may differ in what a store reads back, so compare the fields that identify ours
     // (with a chain, its hash covers all of them).

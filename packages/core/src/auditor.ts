@@ -11,14 +11,14 @@ import {
 import { type AuditEvent, type EventInput, isRisk, isValidEventType } from "./event.js";
 import type { AuditExporter } from "./exporter.js";
 import { ExporterLanes } from "./exporter-lanes.js";
+import { resolvePrune } from "./filter.js";
 import { uuidv7WithTime } from "./ids.js";
 import { ChainSealer, type IntegrityOptions } from "./integrity.js";
 import { type NormalizeOptions, normalizePayload } from "./normalize.js";
-import { exportersFromEnv, openStore } from "./registry.js";
 import { PrivacyFilter, type PrivacyOptions } from "./privacy.js";
+import { exportersFromEnv, openStore } from "./registry.js";
 import { AuditRun, type RunOptions } from "./run.js";
 import { Spool } from "./spool.js";
-import { resolvePrune } from "./filter.js";
 import type { AuditStore, PruneOptions } from "./store.js";
 import { isEventTime } from "./validate.js";
 
@@ -300,8 +300,10 @@ export class Auditor {
     }
     this.#spool = spoolDir === false ? undefined : new Spool(resolvePath(spoolDir));
     this.#processors = options.processors ?? [];
-    this.#privacy = options.privacy === false ? undefined : new PrivacyFilter(options.privacy ?? {});
-    this.#sealer = options.integrity === false ? undefined : new ChainSealer(options.integrity ?? {});
+    this.#privacy =
+      options.privacy === false ? undefined : new PrivacyFilter(options.privacy ?? {});
+    this.#sealer =
+      options.integrity === false ? undefined : new ChainSealer(options.integrity ?? {});
     this.#normalize = options.normalize;
     this.#traceContext = options.traceContext;
     this.#actor = options.actor;
@@ -870,7 +872,8 @@ export class Auditor {
     if (!this.#spool) return;
     // The in-flight batch may or may not have reached the store; replay by id makes both safe.
     const queued = this.#sealer ? this.#seal(this.#queue) : this.#queue;
-    if (this.#sealer && this.#sealer.head.seq > 0 && !this.#closing) queued.push(this.#checkpoint(true));
+    if (this.#sealer && this.#sealer.head.seq > 0 && !this.#closing)
+      queued.push(this.#checkpoint(true));
     const events = [...(this.#inflight?.batch ?? []), ...queued];
     if (events.length === 0) return;
     try {
@@ -904,7 +907,8 @@ export class Auditor {
         if (!byCount && !byTime) break;
         if (!e.chain) continue;
         const a = anchors.get(e.chain.id);
-        if (!a || e.chain.seq > a.seq) anchors.set(e.chain.id, { seq: e.chain.seq, hash: e.chain.hash });
+        if (!a || e.chain.seq > a.seq)
+          anchors.set(e.chain.id, { seq: e.chain.seq, hash: e.chain.hash });
       }
     }
     const deleted = await this.store.prune(options);

@@ -15,6 +15,7 @@ export {
   type FlushResult,
   type RetryOptions,
 } from "./auditor.js";
+export { canonicalJson } from "./canonical.js";
 export { CompositeExporter, type CompositeExporterOptions } from "./composite-exporter.js";
 export { ConsoleExporter, type ConsoleExporterOptions, formatPretty } from "./console-exporter.js";
 export {
@@ -57,6 +58,18 @@ export {
   typeMatches,
 } from "./filter.js";
 export { isUuid, newSpanId, newTraceId, uuidFromName, uuidv7, uuidv7Time } from "./ids.js";
+export {
+  type ChainAlgorithm,
+  ChainSealer,
+  type CheckpointData,
+  chainInput,
+  checkpointSignatureValid,
+  checkpointSigningInput,
+  hashEvent,
+  type IntegrityOptions,
+  keyIdOf,
+  signCheckpoint,
+} from "./integrity.js";
 export { MemoryStore, type MemoryStoreOptions } from "./memory-store.js";
 export {
   CIRCULAR,
@@ -66,6 +79,17 @@ export {
   normalizePayload,
 } from "./normalize.js";
 export { NullStore } from "./null-store.js";
+export {
+  CONTENT_FIELDS,
+  isSecretKey,
+  PrivacyFilter,
+  type PrivacyMode,
+  type PrivacyOptions,
+  REDACTED,
+  SECRET_PATTERNS,
+  type SecretPattern,
+  scrubString,
+} from "./privacy.js";
 export {
   type AdapterModule,
   type ExporterFactory,
@@ -80,30 +104,6 @@ export { AuditRun, type LlmCall, type RunEventOptions, type RunOptions } from ".
 export { parseSpoolText, Spool, type SpoolReadResult } from "./spool.js";
 export type { AuditFilter, AuditStore, PruneOptions, StoreCapabilities } from "./store.js";
 export { assertValidBatch, assertValidEvent, isEventTime } from "./validate.js";
-export { canonicalJson } from "./canonical.js";
-export {
-  type ChainAlgorithm,
-  ChainSealer,
-  type CheckpointData,
-  chainInput,
-  checkpointSignatureValid,
-  checkpointSigningInput,
-  hashEvent,
-  type IntegrityOptions,
-  keyIdOf,
-  signCheckpoint,
-} from "./integrity.js";
-export {
-  CONTENT_FIELDS,
-  isSecretKey,
-  PrivacyFilter,
-  type PrivacyMode,
-  type PrivacyOptions,
-  REDACTED,
-  SECRET_PATTERNS,
-  type SecretPattern,
-  scrubString,
-} from "./privacy.js";
 export {
   type ChainProblem,
   type ChainProblemKind,

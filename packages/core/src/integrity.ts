@@ -70,7 +70,9 @@ export function keyIdOf(key: string | Uint8Array): string {
 export function chainInput(event: AuditEvent): string {
   const chain = event.chain;
   const { chain: _drop, ...rest } = event;
-  return canonicalJson(chain ? { ...rest, chain: { id: chain.id, seq: chain.seq, prev: chain.prev } } : rest);
+  return canonicalJson(
+    chain ? { ...rest, chain: { id: chain.id, seq: chain.seq, prev: chain.prev } } : rest,
+  );
 }
 
 /** The chain hash of an event: lowercase hex SHA-256, or HMAC-SHA-256 with `key`. */
@@ -97,7 +99,12 @@ export function toPrivateKey(key: string | KeyObject): KeyObject {
 
 /** Reads a PEM string or KeyObject as an Ed25519 public key (a private key gives its public half). */
 export function toPublicKey(key: string | KeyObject): KeyObject {
-  const k = typeof key === "string" ? createPublicKey(key) : key.type === "private" ? createPublicKey(key) : key;
+  const k =
+    typeof key === "string"
+      ? createPublicKey(key)
+      : key.type === "private"
+        ? createPublicKey(key)
+        : key;
   if (k.asymmetricKeyType !== "ed25519") {
     throw new AuditConfigError("[audit] the checkpoint public key must be an Ed25519 key");
   }
@@ -113,7 +120,12 @@ export function signCheckpoint(data: CheckpointData, privateKey: KeyObject): str
 export function checkpointSignatureValid(data: CheckpointData, publicKey: KeyObject): boolean {
   if (typeof data.signature !== "string") return false;
   try {
-    return verify(null, Buffer.from(checkpointSigningInput(data)), publicKey, Buffer.from(data.signature, "base64url"));
+    return verify(
+      null,
+      Buffer.from(checkpointSigningInput(data)),
+      publicKey,
+      Buffer.from(data.signature, "base64url"),
+    );
   } catch {
     return false;
   }
@@ -157,13 +169,16 @@ export class ChainSealer {
     if (options.key !== undefined) {
       const bytes = keyBytes(options.key);
       if (bytes.length < 16) {
-        throw new AuditConfigError("[audit] integrity.key must be at least 16 bytes; use a random secret");
+        throw new AuditConfigError(
+          "[audit] integrity.key must be at least 16 bytes; use a random secret",
+        );
       }
       this.#key = bytes;
     }
     this.alg = this.#key ? "hmac-sha256" : "sha256";
     this.keyId = this.#key ? keyIdOf(this.#key) : undefined;
-    this.#signingKey = options.signingKey === undefined ? undefined : toPrivateKey(options.signingKey);
+    this.#signingKey =
+      options.signingKey === undefined ? undefined : toPrivateKey(options.signingKey);
     this.every = options.checkpointEvery ?? 1000;
     if (!Number.isInteger(this.every) || this.every < 1) {
       throw new AuditConfigError("[audit] integrity.checkpointEvery must be a whole number ≥ 1");
@@ -206,7 +221,12 @@ export class ChainSealer {
   }
 
   /** Checkpoint data naming any chain's link (used to anchor pruned chains). */
-  anchorData(chainId: string, seq: number, hash: string, extra: { final?: boolean; reason?: "prune" } = {}): CheckpointData {
+  anchorData(
+    chainId: string,
+    seq: number,
+    hash: string,
+    extra: { final?: boolean; reason?: "prune" } = {},
+  ): CheckpointData {
     const data: CheckpointData = { chainId, seq, hash, alg: this.alg };
     if (this.keyId !== undefined) data.keyId = this.keyId;
     if (extra.final) data.final = true;
@@ -253,7 +273,12 @@ export class ChainSealer {
    * chain, and the one that is stored is complete, so the losers leave no gap anywhere.
    */
   sealStandalone(event: AuditEvent): void {
-    const link: ChainLink = { id: uuidFromName(`audit:standalone-chain:${event.id}`), seq: 1, prev: "", hash: "" };
+    const link: ChainLink = {
+      id: uuidFromName(`audit:standalone-chain:${event.id}`),
+      seq: 1,
+      prev: "",
+      hash: "",
+    };
     event.chain = link;
     link.hash = hashEvent(event, this.#key);
   }

@@ -55,7 +55,14 @@ export interface PrivacyOptions {
 export const REDACTED = "<redacted>";
 
 /** Payload fields that hold content and follow the privacy mode; other fields are metadata. */
-export const CONTENT_FIELDS: readonly string[] = ["args", "input", "output", "result", "params", "options"];
+export const CONTENT_FIELDS: readonly string[] = [
+  "args",
+  "input",
+  "output",
+  "result",
+  "params",
+  "options",
+];
 
 /** A detector of secrets inside strings. */
 export interface SecretPattern {
@@ -67,7 +74,8 @@ export interface SecretPattern {
 export const SECRET_PATTERNS: readonly SecretPattern[] = [
   {
     name: "private-key",
-    pattern: /-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY-----[\s\S]*?(?:-----END (?:[A-Z0-9]+ )*PRIVATE KEY-----|$)/g,
+    pattern:
+      /-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY-----[\s\S]*?(?:-----END (?:[A-Z0-9]+ )*PRIVATE KEY-----|$)/g,
   },
   { name: "jwt", pattern: /\beyJ[A-Za-z0-9_-]{4,}\.eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{8,}/g },
   { name: "bearer-token", pattern: /\b((?:Bearer|Basic|Token)\s+)[A-Za-z0-9._~+/-]{8,}=*/gi },
@@ -76,7 +84,10 @@ export const SECRET_PATTERNS: readonly SecretPattern[] = [
   { name: "stripe-key", pattern: /\b(?:sk|rk|pk)_(?:live|test)_[A-Za-z0-9]{16,}/g },
   { name: "aws-access-key", pattern: /\b(?:AKIA|ASIA|ABIA|ACCA)[0-9A-Z]{16}\b/g },
   { name: "aws-secret-key", pattern: /(aws_secret_access_key\s*[=:]\s*["']?)[A-Za-z0-9/+=]{40}/gi },
-  { name: "github-token", pattern: /\b(?:gh[pousr]_[A-Za-z0-9]{36,}|github_pat_[A-Za-z0-9_]{22,})/g },
+  {
+    name: "github-token",
+    pattern: /\b(?:gh[pousr]_[A-Za-z0-9]{36,}|github_pat_[A-Za-z0-9_]{22,})/g,
+  },
   { name: "gitlab-token", pattern: /\bglpat-[A-Za-z0-9_-]{20,}/g },
   { name: "google-api-key", pattern: /\bAIza[0-9A-Za-z_-]{35}/g },
   { name: "slack-token", pattern: /\bxox[abposr]-[A-Za-z0-9-]{10,}/g },
@@ -93,7 +104,8 @@ export const SECRET_PATTERNS: readonly SecretPattern[] = [
 export const SECRET_KEY_PATTERN =
   /^(?:.*[_-])?(?:password|passwd|pwd|passphrase|secret|token|api[_-]?key|apikey|access[_-]?key|secret[_-]?key|private[_-]?key|client[_-]?secret|authorization|auth|cookie|set-cookie|credentials?|session[_-]?token|refresh[_-]?token|access[_-]?token|id[_-]?token|x-api-key)$/i;
 
-const CAMEL_SECRET = /(?:Password|Secret|Token|ApiKey|AccessKey|PrivateKey|Credential|Credentials|Cookie)$/;
+const CAMEL_SECRET =
+  /(?:Password|Secret|Token|ApiKey|AccessKey|PrivateKey|Credential|Credentials|Cookie)$/;
 
 /** True for an object key whose (string) value must be redacted, e.g. `password`, `apiKey`, `x-api-key`. */
 export function isSecretKey(key: string): boolean {
@@ -104,13 +116,21 @@ export function isSecretKey(key: string): boolean {
  * Replaces every secret the detectors find in `text` with `[REDACTED:<name>]`. A detector's first
  * capture group (such as `password=`) and second (the `@` of a URL) are kept around the mark.
  */
-export function scrubString(text: string, patterns: readonly SecretPattern[] = SECRET_PATTERNS): string {
+export function scrubString(
+  text: string,
+  patterns: readonly SecretPattern[] = SECRET_PATTERNS,
+): string {
   let out = text;
   for (const { name, pattern } of patterns) {
     pattern.lastIndex = 0;
     if (!pattern.test(out)) continue;
     pattern.lastIndex = 0;
-    out = out.replace(pattern, (_match: string, ...groups: unknown[]) => {
+    out = out.replace(pattern, (_match: string, ...args: unknown[]) => {
+      // After the capture groups come the offset (a number) and the whole string.
+      const groups = args.slice(
+        0,
+        args.findIndex((a) => typeof a === "number"),
+      );
       const before = typeof groups[0] === "string" ? groups[0] : "";
       const after = typeof groups[1] === "string" ? groups[1] : "";
       return `${before}[REDACTED:${name}]${after}`;
@@ -145,7 +165,9 @@ export class PrivacyFilter {
     const modes: PrivacyMode[] = ["full", "keys-only", "hashed", "none"];
     const check = (m: unknown, where: string): PrivacyMode => {
       if (!modes.includes(m as PrivacyMode)) {
-        throw new AuditConfigError(`[audit] privacy ${where}: mode must be one of ${modes.join(", ")}, got ${JSON.stringify(m)}`);
+        throw new AuditConfigError(
+          `[audit] privacy ${where}: mode must be one of ${modes.join(", ")}, got ${JSON.stringify(m)}`,
+        );
       }
       return m as PrivacyMode;
     };
@@ -155,40 +177,59 @@ export class PrivacyFilter {
       const colon = spec.indexOf(":");
       const type = colon >= 0 ? spec.slice(0, colon) : undefined;
       const path = (colon >= 0 ? spec.slice(colon + 1) : spec).split(".").filter(Boolean);
-      if (path.length === 0) throw new AuditConfigError(`[audit] privacy fields: "${spec}" names no field`);
-      return type === undefined ? { path, mode: check(m, `fields.${spec}`) } : { type, path, mode: check(m, `fields.${spec}`) };
+      if (path.length === 0)
+        throw new AuditConfigError(`[audit] privacy fields: "${spec}" names no field`);
+      return type === undefined
+        ? { path, mode: check(m, `fields.${spec}`) }
+        : { type, path, mode: check(m, `fields.${spec}`) };
     });
-    const usesHashed = this.#mode === "hashed" || this.#types.some(([, m]) => m === "hashed") || this.#fields.some((f) => f.mode === "hashed");
+    const usesHashed =
+      this.#mode === "hashed" ||
+      this.#types.some(([, m]) => m === "hashed") ||
+      this.#fields.some((f) => f.mode === "hashed");
     if (options.key !== undefined) {
-      const bytes = typeof options.key === "string" ? Buffer.from(options.key) : Buffer.from(options.key);
-      if (bytes.length < 16) throw new AuditConfigError("[audit] privacy.key must be at least 16 bytes");
+      const bytes =
+        typeof options.key === "string" ? Buffer.from(options.key) : Buffer.from(options.key);
+      if (bytes.length < 16)
+        throw new AuditConfigError("[audit] privacy.key must be at least 16 bytes");
       this.#key = bytes;
     }
     if (usesHashed && !this.#key) {
       throw new AuditConfigError(
-        "[audit] privacy mode \"hashed\" needs privacy.key: a bare hash of a guessable value (an email, an amount) can be reversed by guessing",
+        '[audit] privacy mode "hashed" needs privacy.key: a bare hash of a guessable value (an email, an amount) can be reversed by guessing',
       );
     }
     this.#captureContent = options.captureContent ?? false;
     const scrub = options.scrub ?? true;
-    this.#patterns = scrub === false ? undefined : scrub === true ? SECRET_PATTERNS : [...SECRET_PATTERNS, ...(scrub.patterns ?? [])];
+    this.#patterns =
+      scrub === false
+        ? undefined
+        : scrub === true
+          ? SECRET_PATTERNS
+          : [...SECRET_PATTERNS, ...(scrub.patterns ?? [])];
     this.#extraKeys = typeof scrub === "object" ? scrub.keys : undefined;
     this.#maxString = options.maxStringLength ?? 8192;
     this.#maxBytes = options.maxEventBytes ?? 65_536;
     if (!(this.#maxString >= 16) || !(this.#maxBytes >= 256)) {
-      throw new AuditConfigError("[audit] privacy.maxStringLength must be ≥ 16 and maxEventBytes ≥ 256");
+      throw new AuditConfigError(
+        "[audit] privacy.maxStringLength must be ≥ 16 and maxEventBytes ≥ 256",
+      );
     }
   }
 
   /** The privacy-processed copy of an event's payload. */
   apply(event: AuditEvent): AuditEvent {
     const type = event.type;
-    const data = this.#clean(event.data as Record<string, JsonValue>, this.#maxString) as Record<string, JsonValue>;
+    const data = this.#clean(event.data as Record<string, JsonValue>, this.#maxString) as Record<
+      string,
+      JsonValue
+    >;
     const typeMode = this.#typeMode(type);
     const out: Record<string, JsonValue> = {};
     for (const [k, v] of Object.entries(data)) {
       let mode: PrivacyMode = CONTENT_FIELDS.includes(k) ? typeMode : "full";
-      if (!this.#captureContent && type.startsWith("llm.") && (k === "input" || k === "output")) mode = "none";
+      if (!this.#captureContent && type.startsWith("llm.") && (k === "input" || k === "output"))
+        mode = "none";
       const value = this.#applyFields(type, [k], v, mode);
       if (value !== undefined) out[k] = value;
     }
@@ -200,7 +241,12 @@ export class PrivacyFilter {
     for (const entry of this.#types) {
       if (!modeFor(entry[0], type)) continue;
       // The most specific rule wins: an exact type over a prefix, a longer prefix over a shorter one.
-      if (!best || entry[0].length > best[0].length || (!entry[0].includes("*") && best[0].includes("*"))) best = entry;
+      if (
+        !best ||
+        entry[0].length > best[0].length ||
+        (!entry[0].includes("*") && best[0].includes("*"))
+      )
+        best = entry;
     }
     return best ? best[1] : this.#mode;
   }
@@ -216,13 +262,26 @@ export class PrivacyFilter {
 
   #hasDeeperRule(type: string, path: string[]): boolean {
     return this.#fields.some(
-      (f) => (f.type === undefined || modeFor(f.type, type)) && f.path.length > path.length && path.every((p, i) => f.path[i] === p),
+      (f) =>
+        (f.type === undefined || modeFor(f.type, type)) &&
+        f.path.length > path.length &&
+        path.every((p, i) => f.path[i] === p),
     );
   }
 
-  #applyFields(type: string, path: string[], value: JsonValue, inherited: PrivacyMode): JsonValue | undefined {
+  #applyFields(
+    type: string,
+    path: string[],
+    value: JsonValue,
+    inherited: PrivacyMode,
+  ): JsonValue | undefined {
     const mode = this.#fieldRule(type, path) ?? inherited;
-    if (value !== null && typeof value === "object" && !Array.isArray(value) && this.#hasDeeperRule(type, path)) {
+    if (
+      value !== null &&
+      typeof value === "object" &&
+      !Array.isArray(value) &&
+      this.#hasDeeperRule(type, path)
+    ) {
       const out: Record<string, JsonValue> = {};
       for (const [k, v] of Object.entries(value)) {
         const r = this.#applyFields(type, [...path, k], v, mode);
@@ -257,15 +316,19 @@ export class PrivacyFilter {
   #clean(value: JsonValue, maxString: number): JsonValue {
     if (typeof value === "string") {
       const s = this.#patterns ? scrubString(value, this.#patterns) : value;
-      return s.length <= maxString ? s : `${s.slice(0, maxString)}…[truncated ${s.length - maxString} chars]`;
+      return s.length <= maxString
+        ? s
+        : `${s.slice(0, maxString)}…[truncated ${s.length - maxString} chars]`;
     }
     if (value === null || typeof value !== "object") return value;
     if (Array.isArray(value)) return value.map((v) => this.#clean(v, maxString));
     const out: Record<string, JsonValue> = {};
     for (const [k, v] of Object.entries(value)) {
       // A secret-named key hides any non-numeric value; counts such as inputTokens stay numbers.
-      const secretKey = this.#patterns !== undefined && (isSecretKey(k) || this.#extraKeys?.test(k) === true);
-      if (secretKey && typeof v !== "number" && typeof v !== "boolean" && v !== null) out[k] = "[REDACTED]";
+      const secretKey =
+        this.#patterns !== undefined && (isSecretKey(k) || this.#extraKeys?.test(k) === true);
+      if (secretKey && typeof v !== "number" && typeof v !== "boolean" && v !== null)
+        out[k] = "[REDACTED]";
       else out[k] = this.#clean(v, maxString);
     }
     return out;
@@ -281,7 +344,11 @@ export class PrivacyFilter {
       if (Buffer.byteLength(text) <= this.#maxBytes) return out;
     }
     const originalBytes = Buffer.byteLength(JSON.stringify(data));
-    return { $truncated: true, originalBytes, preview: text.slice(0, Math.floor(this.#maxBytes / 4)) };
+    return {
+      $truncated: true,
+      originalBytes,
+      preview: text.slice(0, Math.floor(this.#maxBytes / 4)),
+    };
   }
 }
 

@@ -140,7 +140,10 @@ const PENDING_LIMIT = 10_000;
  * numbers, and compares the store with what the checkpoints claim. Every problem names the chain,
  * the seq and the event id. A chain whose older events were pruned verifies from its prune anchor.
  */
-export async function verifyChain(store: AuditStore, options: VerifyOptions = {}): Promise<VerifyReport> {
+export async function verifyChain(
+  store: AuditStore,
+  options: VerifyOptions = {},
+): Promise<VerifyReport> {
   const maxProblems = options.maxProblems ?? 1000;
   const publicKey = options.publicKey === undefined ? undefined : toPublicKey(options.publicKey);
   const ourKeyId = options.key === undefined ? undefined : keyIdOf(options.key);
@@ -167,9 +170,21 @@ export async function verifyChain(store: AuditStore, options: VerifyOptions = {}
     const d = e.data as unknown as CheckpointData;
     if (publicKey) {
       if (d.signature === undefined) {
-        problem({ kind: "unsigned-checkpoint", chainId: e.chain?.id ?? d.chainId, seq: e.chain?.seq, eventId: e.id, message: `${source} checkpoint ${e.id} is not signed` });
+        problem({
+          kind: "unsigned-checkpoint",
+          chainId: e.chain?.id ?? d.chainId,
+          seq: e.chain?.seq,
+          eventId: e.id,
+          message: `${source} checkpoint ${e.id} is not signed`,
+        });
       } else if (!checkpointSignatureValid(d, publicKey)) {
-        problem({ kind: "bad-signature", chainId: e.chain?.id ?? d.chainId, seq: e.chain?.seq, eventId: e.id, message: `${source} checkpoint ${e.id} has a signature that does not verify with the public key` });
+        problem({
+          kind: "bad-signature",
+          chainId: e.chain?.id ?? d.chainId,
+          seq: e.chain?.seq,
+          eventId: e.id,
+          message: `${source} checkpoint ${e.id} has a signature that does not verify with the public key`,
+        });
       }
     } else if (d.signature !== undefined) {
       signaturesUnchecked = true;
@@ -190,11 +205,15 @@ export async function verifyChain(store: AuditStore, options: VerifyOptions = {}
     }
   };
   if (options.witness) {
-    for await (const e of options.witness as AsyncIterable<AuditEvent>) readCheckpoint(e, "witness");
+    for await (const e of options.witness as AsyncIterable<AuditEvent>)
+      readCheckpoint(e, "witness");
   }
   for await (const e of store.stream({ type: "audit.checkpoint" })) readCheckpoint(e, "store");
   if (signaturesUnchecked) {
-    warnings.push({ kind: "unsigned-checkpoint", message: "checkpoints are signed but no public key was given, so signatures were not checked" });
+    warnings.push({
+      kind: "unsigned-checkpoint",
+      message: "checkpoints are signed but no public key was given, so signatures were not checked",
+    });
   }
 
   // Pass 2: every event, in the store's order.
@@ -226,7 +245,13 @@ export async function verifyChain(store: AuditStore, options: VerifyOptions = {}
   };
 
   const duplicate = (s: ChainState, l: Link) =>
-    problem({ kind: "duplicate", chainId: s.id, seq: l.seq, eventId: l.eventId, message: `chain ${s.id} seq ${l.seq}: event ${l.eventId} claims a seq another event holds: an inserted event` });
+    problem({
+      kind: "duplicate",
+      chainId: s.id,
+      seq: l.seq,
+      eventId: l.eventId,
+      message: `chain ${s.id} seq ${l.seq}: event ${l.eventId} claims a seq another event holds: an inserted event`,
+    });
 
   // Takes the event with seq === s.next. `afterGap` skips the link check after missing events.
   const accept = (s: ChainState, l: Link, afterGap: boolean) => {
@@ -237,15 +262,30 @@ export async function verifyChain(store: AuditStore, options: VerifyOptions = {}
         s.rival = undefined;
       } else {
         s.linkErrors++;
-        problem({ kind: "broken-link", chainId: s.id, seq: l.seq, eventId: l.eventId, message: `chain ${s.id} seq ${l.seq} (event ${l.eventId}): prev does not match the hash of ${s.last ? `seq ${s.last.seq} (event ${s.last.eventId})` : l.seq === 1 ? "nothing (the first event's prev must be empty)" : `the prune anchor at seq ${l.seq - 1}`}` });
+        problem({
+          kind: "broken-link",
+          chainId: s.id,
+          seq: l.seq,
+          eventId: l.eventId,
+          message: `chain ${s.id} seq ${l.seq} (event ${l.eventId}): prev does not match the hash of ${s.last ? `seq ${s.last.seq} (event ${s.last.eventId})` : l.seq === 1 ? "nothing (the first event's prev must be empty)" : `the prune anchor at seq ${l.seq - 1}`}`,
+        });
       }
     }
     if (s.rival) {
       duplicate(s, s.rival);
       s.rival = undefined;
     }
-    if (s.last && compareEvents({ time: l.time, id: l.eventId }, { time: s.last.time, id: s.last.eventId }) < 0) {
-      problem({ kind: "reordered", chainId: s.id, seq: l.seq, eventId: l.eventId, message: `chain ${s.id}: seq ${l.seq} (event ${l.eventId}) is stored before seq ${s.last.seq} (event ${s.last.eventId}); a time was changed` });
+    if (
+      s.last &&
+      compareEvents({ time: l.time, id: l.eventId }, { time: s.last.time, id: s.last.eventId }) < 0
+    ) {
+      problem({
+        kind: "reordered",
+        chainId: s.id,
+        seq: l.seq,
+        eventId: l.eventId,
+        message: `chain ${s.id}: seq ${l.seq} (event ${l.eventId}) is stored before seq ${s.last.seq} (event ${s.last.eventId}); a time was changed`,
+      });
     }
     s.next = l.seq + 1;
     s.lastHash = l.hash;
@@ -262,8 +302,18 @@ export async function verifyChain(store: AuditStore, options: VerifyOptions = {}
     const min = Math.min(...s.pending.keys());
     const p = s.pending.get(min)!;
     const range = min - 1 > s.next ? `${s.next}..${min - 1}` : `${s.next}`;
-    const where = s.last ? `after seq ${s.last.seq} (event ${s.last.eventId})` : s.next === 1 ? "at the start of the chain, with no prune checkpoint anchoring it (deleted head)" : `after the prune anchor at seq ${s.next - 1}`;
-    problem({ kind: "gap", chainId: s.id, seq: s.next, eventId: p.eventId, message: `chain ${s.id}: seq ${range} missing (deleted) before seq ${min} (event ${p.eventId}), ${where}` });
+    const where = s.last
+      ? `after seq ${s.last.seq} (event ${s.last.eventId})`
+      : s.next === 1
+        ? "at the start of the chain, with no prune checkpoint anchoring it (deleted head)"
+        : `after the prune anchor at seq ${s.next - 1}`;
+    problem({
+      kind: "gap",
+      chainId: s.id,
+      seq: s.next,
+      eventId: p.eventId,
+      message: `chain ${s.id}: seq ${range} missing (deleted) before seq ${min} (event ${p.eventId}), ${where}`,
+    });
     s.pending.delete(min);
     accept(s, p, true);
     drain(s);
@@ -273,8 +323,19 @@ export async function verifyChain(store: AuditStore, options: VerifyOptions = {}
   for await (const e of store.stream()) {
     events++;
     const c = e.chain;
-    if (!c || typeof c.id !== "string" || !Number.isInteger(c.seq) || c.seq < 1 || typeof c.hash !== "string" || typeof c.prev !== "string") {
-      problem({ kind: "unchained", eventId: e.id, message: `event ${e.id} (${e.type}, ${e.time}) carries no valid chain link` });
+    if (
+      !c ||
+      typeof c.id !== "string" ||
+      !Number.isInteger(c.seq) ||
+      c.seq < 1 ||
+      typeof c.hash !== "string" ||
+      typeof c.prev !== "string"
+    ) {
+      problem({
+        kind: "unchained",
+        eventId: e.id,
+        message: `event ${e.id} (${e.type}, ${e.time}) carries no valid chain link`,
+      });
       continue;
     }
     const s = stateOf(e);
@@ -282,21 +343,49 @@ export async function verifyChain(store: AuditStore, options: VerifyOptions = {}
     const l: Link = { seq: c.seq, prev: c.prev, hash: c.hash, eventId: e.id, time: e.time };
     if (hashEvent(e, options.key) !== c.hash) {
       s.bad++;
-      s.mismatches.push({ kind: "hash-mismatch", chainId: c.id, seq: c.seq, eventId: e.id, message: `chain ${c.id} seq ${c.seq}: event ${e.id} (${e.type}) does not match its hash: its content was modified` });
+      s.mismatches.push({
+        kind: "hash-mismatch",
+        chainId: c.id,
+        seq: c.seq,
+        eventId: e.id,
+        message: `chain ${c.id} seq ${c.seq}: event ${e.id} (${e.type}) does not match its hash: its content was modified`,
+      });
     }
     const witnessed = witnessBySeq.get(`${c.id}:${c.seq}`);
     if (witnessed && witnessed.hash !== c.hash) {
-      problem({ kind: "checkpoint-mismatch", chainId: c.id, seq: c.seq, eventId: e.id, message: `witness checkpoint ${witnessed.eventId} names hash ${witnessed.hash.slice(0, 16)}… for chain ${c.id} seq ${c.seq}, but event ${e.id} has ${c.hash.slice(0, 16)}…` });
+      problem({
+        kind: "checkpoint-mismatch",
+        chainId: c.id,
+        seq: c.seq,
+        eventId: e.id,
+        message: `witness checkpoint ${witnessed.eventId} names hash ${witnessed.hash.slice(0, 16)}… for chain ${c.id} seq ${c.seq}, but event ${e.id} has ${c.hash.slice(0, 16)}…`,
+      });
     }
     if (e.type === "audit.checkpoint") {
       const d = e.data as unknown as CheckpointData;
-      if (d.reason !== "prune" && d.chainId === c.id && (d.seq !== c.seq - 1 || d.hash !== c.prev)) {
-        problem({ kind: "checkpoint-mismatch", chainId: c.id, seq: c.seq, eventId: e.id, message: `chain ${c.id} seq ${c.seq}: checkpoint ${e.id} names seq ${d.seq}, not the event before it` });
+      if (
+        d.reason !== "prune" &&
+        d.chainId === c.id &&
+        (d.seq !== c.seq - 1 || d.hash !== c.prev)
+      ) {
+        problem({
+          kind: "checkpoint-mismatch",
+          chainId: c.id,
+          seq: c.seq,
+          eventId: e.id,
+          message: `chain ${c.id} seq ${c.seq}: checkpoint ${e.id} names seq ${d.seq}, not the event before it`,
+        });
       }
     }
     const finalSeq = facts.get(c.id)?.finalSeq;
     if (finalSeq !== undefined && c.seq > finalSeq) {
-      problem({ kind: "after-final", chainId: c.id, seq: c.seq, eventId: e.id, message: `chain ${c.id} seq ${c.seq}: event ${e.id} comes after the chain's final checkpoint (seq ${finalSeq})` });
+      problem({
+        kind: "after-final",
+        chainId: c.id,
+        seq: c.seq,
+        eventId: e.id,
+        message: `chain ${c.id} seq ${c.seq}: event ${e.id} comes after the chain's final checkpoint (seq ${finalSeq})`,
+      });
     }
     if (c.seq > s.maxSeq) {
       s.maxSeq = c.seq;
@@ -332,15 +421,28 @@ export async function verifyChain(store: AuditStore, options: VerifyOptions = {}
           : s.bad === s.count && s.count >= 2 && s.linkErrors === 0
             ? `none of the ${s.count} hashes of chain ${s.id} verify while its links hold: it was written with a different key (or with / without one)`
             : undefined;
-    if (keyMismatch && s.bad > 0) problem({ kind: "wrong-key", chainId: s.id, message: keyMismatch });
+    if (keyMismatch && s.bad > 0)
+      problem({ kind: "wrong-key", chainId: s.id, message: keyMismatch });
     else for (const m of s.mismatches) problem(m);
     const closed = s.standalone || f.finalSeq !== undefined;
     if (!closed) {
-      const p: ChainProblem = { kind: "unclosed", chainId: s.id, seq: s.maxSeq, eventId: s.maxSeqEventId, message: `chain ${s.id} has no final checkpoint after seq ${s.maxSeq} (event ${s.maxSeqEventId}): its auditor is still open, crashed, or the tail was cut off` };
+      const p: ChainProblem = {
+        kind: "unclosed",
+        chainId: s.id,
+        seq: s.maxSeq,
+        eventId: s.maxSeqEventId,
+        message: `chain ${s.id} has no final checkpoint after seq ${s.maxSeq} (event ${s.maxSeqEventId}): its auditor is still open, crashed, or the tail was cut off`,
+      };
       if (options.requireClosed) problem(p);
       else warnings.push(p);
     }
-    const summary: ChainSummary = { id: s.id, events: s.count, firstSeq: s.start, lastSeq: s.maxSeq, closed };
+    const summary: ChainSummary = {
+      id: s.id,
+      events: s.count,
+      firstSeq: s.start,
+      lastSeq: s.maxSeq,
+      closed,
+    };
     if (f.alg) summary.alg = f.alg;
     summaries.push(summary);
   }
@@ -349,11 +451,30 @@ export async function verifyChain(store: AuditStore, options: VerifyOptions = {}
     const s = chains.get(c.chainId);
     if ((facts.get(c.chainId)?.anchor?.seq ?? 0) >= c.seq) continue;
     if (!s) {
-      problem({ kind: "truncated", chainId: c.chainId, seq: c.seq, eventId: c.eventId, message: `${c.source} checkpoint ${c.eventId} names chain ${c.chainId} up to seq ${c.seq}, but the store holds none of that chain` });
+      problem({
+        kind: "truncated",
+        chainId: c.chainId,
+        seq: c.seq,
+        eventId: c.eventId,
+        message: `${c.source} checkpoint ${c.eventId} names chain ${c.chainId} up to seq ${c.seq}, but the store holds none of that chain`,
+      });
     } else if (c.seq > s.maxSeq) {
-      problem({ kind: "truncated", chainId: c.chainId, seq: c.seq, eventId: c.eventId, message: `${c.source} checkpoint ${c.eventId} names chain ${c.chainId} up to seq ${c.seq}, but the store ends at seq ${s.maxSeq} (event ${s.maxSeqEventId}): the tail was cut off` });
+      problem({
+        kind: "truncated",
+        chainId: c.chainId,
+        seq: c.seq,
+        eventId: c.eventId,
+        message: `${c.source} checkpoint ${c.eventId} names chain ${c.chainId} up to seq ${c.seq}, but the store ends at seq ${s.maxSeq} (event ${s.maxSeqEventId}): the tail was cut off`,
+      });
     }
   }
 
-  return { ok: problems.length === 0 && unlisted === 0, events, chains: summaries, problems, warnings, unlisted };
+  return {
+    ok: problems.length === 0 && unlisted === 0,
+    events,
+    chains: summaries,
+    problems,
+    warnings,
+    unlisted,
+  };
 }

@@ -5,8 +5,8 @@ import {
   type AuditExporter,
   Auditor,
   type AuditorInit,
-  canonicalJson,
   type ChainProblemKind,
+  canonicalJson,
   chainInput,
   hashEvent,
   MemoryStore,
@@ -24,7 +24,10 @@ async function trail(chains: number, perChain: number, options: Partial<AuditorI
   );
   for (let i = 0; i < perChain; i++) {
     for (const [c, a] of auditors.entries()) {
-      a.record({ type: i % 2 ? "work.end" : "work.start", data: { tool: "search", callId: `${c}-${i}`, i } });
+      a.record({
+        type: i % 2 ? "work.end" : "work.start",
+        data: { tool: "search", callId: `${c}-${i}`, i },
+      });
     }
     // An agent yields to the event loop between steps; that is when batches are written.
     if (i % 1000 === 999) await new Promise((r) => setImmediate(r));
@@ -58,7 +61,14 @@ describe("canonical encoding", () => {
       data: {
         tool: "search",
         callId: "c1",
-        args: { query: "café — 你好", limit: 10, ratio: 0.5, big: 1e21, tags: ["b", "a"], nested: { z: true, a: null } },
+        args: {
+          query: "café — 你好",
+          limit: 10,
+          ratio: 0.5,
+          big: 1e21,
+          tags: ["b", "a"],
+          nested: { z: true, a: null },
+        },
       },
       chain: { id: "01890a5d-ac96-7000-8000-000000000001", seq: 1, prev: "", hash: "ignored" },
     };
@@ -67,12 +77,16 @@ describe("canonical encoding", () => {
     expect(chainInput(event)).toBe(
       '{"actor":"support-bot","chain":{"id":"01890a5d-ac96-7000-8000-000000000001","prev":"","seq":1},"data":{"args":{"big":1e+21,"limit":10,"nested":{"a":null,"z":true},"query":"café — 你好","ratio":0.5,"tags":["b","a"]},"callId":"c1","tool":"search"},"id":"01890a5d-ac96-774b-bcce-b302099a8057","time":"2026-11-22T05:44:30.123Z","type":"tool.start"}',
     );
-    expect(hashEvent(event)).toBe("f4b23452598a7d6e454afa42d4dda20c3238d720ec1ea2fddf7d19c1e4affac6");
-    expect(hashEvent(event, KEY)).toBe("d11dba880acff443eb8ffdae6c01ba17e0cc1f65e6eb0e467f300cbb3505dc8f");
+    expect(hashEvent(event)).toBe(
+      "f4b23452598a7d6e454afa42d4dda20c3238d720ec1ea2fddf7d19c1e4affac6",
+    );
+    expect(hashEvent(event, KEY)).toBe(
+      "d11dba880acff443eb8ffdae6c01ba17e0cc1f65e6eb0e467f300cbb3505dc8f",
+    );
   });
 
   it("escapes like JSON, drops undefined members, and writes -0 as 0", () => {
-    expect(canonicalJson({ b: undefined, a: "\u0001\n\"\\", c: -0, d: [undefined] })).toBe(
+    expect(canonicalJson({ b: undefined, a: '\u0001\n"\\', c: -0, d: [undefined] })).toBe(
       '{"a":"\\u0001\\n\\"\\\\","c":0,"d":[null]}',
     );
   });
@@ -126,7 +140,12 @@ describe("verifyChain names the exact event", () => {
     const report = await verifyChain(store);
     expect(report.ok).toBe(false);
     expect(report.problems).toEqual([
-      expect.objectContaining({ kind: "hash-mismatch", eventId: victim.id, seq: victim.chain!.seq, chainId: victim.chain!.id }),
+      expect.objectContaining({
+        kind: "hash-mismatch",
+        eventId: victim.id,
+        seq: victim.chain!.seq,
+        chainId: victim.chain!.id,
+      }),
     ]);
   });
 
@@ -144,7 +163,13 @@ describe("verifyChain names the exact event", () => {
     const { events } = await trail(1, 20);
     const store = await tamper(events, (es) => es.filter((e) => e.chain!.seq > 3));
     const report = await verifyChain(store);
-    expect(report.problems).toEqual([expect.objectContaining({ kind: "gap", seq: 1, message: expect.stringContaining("seq 1..3 missing") })]);
+    expect(report.problems).toEqual([
+      expect.objectContaining({
+        kind: "gap",
+        seq: 1,
+        message: expect.stringContaining("seq 1..3 missing"),
+      }),
+    ]);
   });
 
   it("finds reordered events", async () => {
@@ -160,9 +185,16 @@ describe("verifyChain names the exact event", () => {
     });
     const report = await verifyChain(store);
     expect(report.problems).toContainEqual(
-      expect.objectContaining({ kind: "reordered", eventId: b.id, seq: b.chain!.seq, message: expect.stringContaining(a.id) }),
+      expect.objectContaining({
+        kind: "reordered",
+        eventId: b.id,
+        seq: b.chain!.seq,
+        message: expect.stringContaining(a.id),
+      }),
     );
-    expect(report.problems).toContainEqual(expect.objectContaining({ kind: "hash-mismatch", eventId: a.id }));
+    expect(report.problems).toContainEqual(
+      expect.objectContaining({ kind: "hash-mismatch", eventId: a.id }),
+    );
   });
 
   it("finds an inserted foreign event, even one with a valid hash", async () => {
@@ -177,11 +209,20 @@ describe("verifyChain names the exact event", () => {
       chain: { id: after.chain!.id, seq: after.chain!.seq + 1, prev: after.chain!.hash, hash: "" },
     };
     forged.chain!.hash = hashEvent(forged);
-    const unchained: AuditEvent = { id: "01890a5d-ac96-7fff-8fff-00000000dead", type: "note", time: after.time, data: {} };
+    const unchained: AuditEvent = {
+      id: "01890a5d-ac96-7fff-8fff-00000000dead",
+      type: "note",
+      time: after.time,
+      data: {},
+    };
     const store = await tamper(events, (es) => [...es, forged, unchained]);
     const report = await verifyChain(store);
-    expect(report.problems).toContainEqual(expect.objectContaining({ kind: "duplicate", eventId: forged.id, seq: forged.chain!.seq }));
-    expect(report.problems).toContainEqual(expect.objectContaining({ kind: "unchained", eventId: unchained.id }));
+    expect(report.problems).toContainEqual(
+      expect.objectContaining({ kind: "duplicate", eventId: forged.id, seq: forged.chain!.seq }),
+    );
+    expect(report.problems).toContainEqual(
+      expect.objectContaining({ kind: "unchained", eventId: unchained.id }),
+    );
   });
 
   it("finds a truncated tail through the witness, and an unclosed chain without one", async () => {
@@ -198,7 +239,11 @@ describe("verifyChain names the exact event", () => {
     const store = await tamper(cut, (es) => es);
     const report = await verifyChain(store, { witness: witnessed });
     expect(report.problems).toEqual([
-      expect.objectContaining({ kind: "truncated", seq: 2502, message: expect.stringContaining("store ends at seq 2200") }),
+      expect.objectContaining({
+        kind: "truncated",
+        seq: 2502,
+        message: expect.stringContaining("store ends at seq 2200"),
+      }),
     ]);
     expect(report.problems[0]!.message).toContain(cut[cut.length - 1]!.id);
     const alone = await verifyChain(store);
@@ -213,29 +258,48 @@ describe("verifyChain names the exact event", () => {
     const chain = ofChain(events, events[0]!.chain!.id);
     const last = chain[chain.length - 1]!;
     const later = new Date(Date.parse(last.time) + 1).toISOString();
-    const extra: AuditEvent = { id: "01890a5d-ac96-7fff-8fff-0000000000ee", type: "note", time: later, data: {} };
-    extra.chain = { id: last.chain!.id, seq: last.chain!.seq + 1, prev: last.chain!.hash, hash: "" };
+    const extra: AuditEvent = {
+      id: "01890a5d-ac96-7fff-8fff-0000000000ee",
+      type: "note",
+      time: later,
+      data: {},
+    };
+    extra.chain = {
+      id: last.chain!.id,
+      seq: last.chain!.seq + 1,
+      prev: last.chain!.hash,
+      hash: "",
+    };
     extra.chain.hash = hashEvent(extra);
     const store = await tamper(events, (es) => [...es, extra]);
     const report = await verifyChain(store);
-    expect(report.problems).toEqual([expect.objectContaining({ kind: "after-final", eventId: extra.id })]);
+    expect(report.problems).toEqual([
+      expect.objectContaining({ kind: "after-final", eventId: extra.id }),
+    ]);
   });
 
   it("checks checkpoint signatures", async () => {
     const { privateKey, publicKey } = generateKeyPairSync("ed25519");
     const other = generateKeyPairSync("ed25519");
-    const { store, events } = await trail(1, 1500, { integrity: { signingKey: privateKey, checkpointEvery: 500 } });
+    const { store, events } = await trail(1, 1500, {
+      integrity: { signingKey: privateKey, checkpointEvery: 500 },
+    });
     expect((await verifyChain(store, { publicKey })).problems).toEqual([]);
     const unchecked = await verifyChain(store);
     expect(unchecked.warnings.some((w) => w.kind === "unsigned-checkpoint")).toBe(true);
     const checkpoint = events.find((e) => e.type === "audit.checkpoint")!;
     const forged = await tamper(events, (es) => {
       const c = es.find((e) => e.id === checkpoint.id)!;
-      c.data.signature = other.privateKey.export({ format: "der", type: "pkcs8" }).toString("base64url").slice(0, 86);
+      c.data.signature = other.privateKey
+        .export({ format: "der", type: "pkcs8" })
+        .toString("base64url")
+        .slice(0, 86);
       return es;
     });
     const report = await verifyChain(forged, { publicKey });
-    expect(report.problems).toContainEqual(expect.objectContaining({ kind: "bad-signature", eventId: checkpoint.id }));
+    expect(report.problems).toContainEqual(
+      expect.objectContaining({ kind: "bad-signature", eventId: checkpoint.id }),
+    );
     const wrongPublic = await verifyChain(store, { publicKey: other.publicKey });
     expect(wrongPublic.problems.filter((p) => p.kind === "bad-signature")).toHaveLength(4);
     const { store: unsigned } = await trail(1, 10);
@@ -247,7 +311,9 @@ describe("verifyChain names the exact event", () => {
     const wrong = await verifyChain(store, { key: "another key, long enough" });
     expect(wrong.problems).toHaveLength(2);
     expect(kinds(wrong)).toEqual(["wrong-key"]);
-    expect(wrong.problems[0]!.message).toMatch(/written with key id [0-9a-f]{16}, not with the given key/);
+    expect(wrong.problems[0]!.message).toMatch(
+      /written with key id [0-9a-f]{16}, not with the given key/,
+    );
     const none = await verifyChain(store);
     expect(kinds(none)).toEqual(["wrong-key"]);
     expect(none.problems[0]!.message).toContain("pass its key");
@@ -283,7 +349,8 @@ describe("prune keeps the rest verifiable", () => {
     const base = Date.parse("2026-01-01T00:00:00.000Z");
     const writers = [0, 1].map((c) => new Auditor({ store, spool: false, actor: `w${c}` }));
     for (let i = 0; i < 200; i++) {
-      for (const w of writers) w.record({ type: "t", time: new Date(base + i * 1000), data: { i } });
+      for (const w of writers)
+        w.record({ type: "t", time: new Date(base + i * 1000), data: { i } });
     }
     await Promise.all(writers.map((w) => w.flush()));
     const janitor = new Auditor({ store, spool: false, actor: "janitor" });
@@ -317,10 +384,14 @@ describe("approval resolutions", () => {
   it("are sealed so the trail with them verifies, and losers leave no gap", async () => {
     const store = new MemoryStore();
     const agent = new Auditor({ store, spool: false, integrity: { key: KEY } });
-    const humans = [1, 2, 3].map(() => new Auditor({ store, spool: false, integrity: { key: KEY } }));
+    const humans = [1, 2, 3].map(
+      () => new Auditor({ store, spool: false, integrity: { key: KEY } }),
+    );
     const id = agent.startRun({ agent: "bot" }).requestApproval({ action: "refund" });
     await agent.flush();
-    await Promise.allSettled(humans.map((h, i) => h.approvals.resolve(id, { outcome: "approve", resolvedBy: `h${i}` })));
+    await Promise.allSettled(
+      humans.map((h, i) => h.approvals.resolve(id, { outcome: "approve", resolvedBy: `h${i}` })),
+    );
     await Promise.all([agent, ...humans].map((a) => a.close()));
     const report = await verifyChain(store, { key: KEY });
     expect(report.problems).toEqual([]);

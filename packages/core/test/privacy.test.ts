@@ -1,0 +1,266 @@
+import { createHash, generateKeyPairSync } from "node:crypto";
+import { describe, expect, it } from "vitest";
+import {
+  AuditConfigError,
+  type AuditEvent,
+  type AuditExporter,
+  Auditor,
+  MemoryStore,
+  PrivacyFilter,
+  REDACTED,
+  scrubString,
+  verifyChain,
+} from "../src/index.js";
+
+const KEY = "privacy-key-0123456789abcdef";
+
+const pem = generateKeyPairSync("rsa", { modulusLength: 1024 }).privateKey.export({
+  type: "pkcs8",
+  format: "pem",
+}) as string;
+const SECRETS = {
+  openai: "sk-proj-AbCdEfGhIjKlMnOpQrStUvWxYz0123456789",
+  anthropic: "sk-ant-api03-AbCdEfGhIjKlMnOpQrStUvWx",
+  aws: "AKIAIOSFODNN7EXAMPLE",
+  github: "ghp_AbCdEfGhIjKlMnOpQrStUvWxYz0123456789",
+  google: "AIzaSyA-1234567890abcdefghijklmnopqrstu",
+  slack: "xoxb-123456789012-abcdefghij",
+  stripe: "sk_live_AbCdEfGhIjKlMnOp1234",
+  jwt: "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9.c2lnbmF0dXJlX2J5dGVz",
+  bearer: "Bearer abc.def-ghi_jkl~mno",
+  pem,
+};
+
+function event(type: string, data: Record<string, unknown>): AuditEvent {
+  return { id: "e1", type, time: "2026-01-01T00:00:00.000Z", data };
+}
+
+function assertNoSecret(text: string): void {
+  for (const [name, secret] of Object.entries(SECRETS)) {
+    const needle =
+      name === "bearer" ? "abc.def-ghi_jkl~mno" : name === "pem" ? "PRIVATE KEY-----\n" : secret;
+    expect(text, `${name} leaked`).not.toContain(needle);
+  }
+  expect(text).not.toContain("hunter2");
+  expect(text).not.toContain("s3cr3t-value");
+}
+
+describe("secret scrubbing", () => {
+  it("replaces every kind of secret inside strings", () => {
+    for (const [name, secret] of Object.entries(SECRETS)) {
+      const out = scrubString(`before ${secret} after`);
+      expect(out, name).toMatch(/\[REDACTED:[a-z-]+\]/);
+      expect(out.startsWith("before ")).toBe(true);
+    }
+    expect(scrubString("postgres://app:hunter2@db:5432/x")).toBe(
+      "postgres://app:[REDACTED:url-password]@db:5432/x",
+    );
+    expect(scrubString("login password=hunter2&user=bob")).toBe(
+      "login password=[REDACTED:secret-assignment]&user=bob",
+    );
+    expect(scrubString("Authorization: Bearer abcdefgh12345")).toBe(
+      "Authorization: Bearer [REDACTED:bearer-token]",
+    );
+    expect(scrubString("a perfectly normal sentence about tokens and keys")).toBe(
+      "a perfectly normal sentence about tokens and keys",
+    );
+  });
+
+  it("holds for nested values, arrays, values inside errors, and secret-named keys, in every mode", () => {
+    const err = new Error(`request failed with key ${SECRETS.openai}`);
+    const data = {
+      args: {
+        headers: { Authorization: SECRETS.bearer, "x-api-key": "s3cr3t-value" },
+        list: [SECRETS.aws, { deep: [SECRETS.github] }],
+        password: "hunter2",
+        apiKey: "s3cr3t-value",
+        inputTokens: 1200,
+      },
+      error: { name: "Error", message: err.message, stack: `Error: ${err.message}\n    at x` },
+      note: `token=${SECRETS.slack} and ${SECRETS.jwt} and ${SECRETS.pem}`,
+      config: { db: { privateKey: SECRETS.pem, clientSecret: "s3cr3t-value" } },
+    };
+    for (const mode of ["full", "keys-only", "hashed", "none"] as const) {
+      const out = new PrivacyFilter({ mode, key: KEY }).apply(event("tool.start", data));
+      assertNoSecret(JSON.stringify(out));
+    }
+    const full = new PrivacyFilter().apply(event("tool.start", data)).data as Record<
+      string,
+      Record<string, unknown>
+    >;
+    expect(full.args!.password).toBe("[REDACTED]");
+    expect(full.args!.inputTokens).toBe(1200);
+    expect(full.args!.headers).toEqual({ Authorization: "[REDACTED]", "x-api-key": "[REDACTED]" });
+    expect(full.config!.db).toEqual({ privateKey: "[REDACTED]", clientSecret: "[REDACTED]" });
+  });
+
+  it("keeps counts whose names only look like secrets", () => {
+    const out = new PrivacyFilter().apply(
+      event("llm.end", { model: "m", inputTokens: 5, outputTokens: 7, maxTokens: 10 }),
+    );
+    expect(out.data).toEqual({ model: "m", inputTokens: 5, outputTokens: 7, maxTokens: 10 });
+  });
+
+  it("accepts extra detectors and key patterns", () => {
+    const f = new PrivacyFilter({
+      scrub: { patterns: [{ name: "employee-id", pattern: /\bEMP-\d{6}\b/g }], keys: /^ssn$/i },
+    });
+    const out = f.apply(event("x", { note: "for EMP-123456", ssn: "123-45-6789" }));
+    expect(out.data).toEqual({ note: "for [REDACTED:employee-id]", ssn: "[REDACTED]" });
+  });
+});
+
+describe("privacy modes", () => {
+  const data = {
+    tool: "crm",
+    callId: "c1",
+    args: { email: "dana@example.com", amount: 42, tags: ["vip"] },
+    result: { ok: true },
+  };
+
+  it("full keeps values; keys-only keeps structure; none drops content; metadata stays", () => {
+    expect(new PrivacyFilter({ mode: "full" }).apply(event("tool.start", data)).data).toEqual(data);
+    expect(new PrivacyFilter({ mode: "keys-only" }).apply(event("tool.start", data)).data).toEqual({
+      tool: "crm",
+      callId: "c1",
+      args: { email: REDACTED, amount: REDACTED, tags: [REDACTED] },
+      result: { ok: REDACTED },
+    });
+    expect(new PrivacyFilter({ mode: "none" }).apply(event("tool.start", data)).data).toEqual({
+      tool: "crm",
+      callId: "c1",
+    });
+  });
+
+  it("hashed uses a keyed HMAC: comparable, not a bare hash, different under another key", () => {
+    const a = new PrivacyFilter({ mode: "hashed", key: KEY });
+    const b = new PrivacyFilter({ mode: "hashed", key: "another-key-0123456789" });
+    const out = a.apply(event("tool.start", data)).data as { args: Record<string, string> };
+    expect(out.args.email).toMatch(/^hmac-sha256:[0-9a-f]{32}$/);
+    expect(out.args.email).toBe(a.hashValue("dana@example.com"));
+    const bare = createHash("sha256").update("dana@example.com").digest("hex").slice(0, 32);
+    expect(out.args.email).not.toContain(bare);
+    expect((b.apply(event("tool.start", data)).data as typeof out).args.email).not.toBe(
+      out.args.email,
+    );
+    expect(() => new PrivacyFilter({ mode: "hashed" })).toThrow(AuditConfigError);
+    expect(() => new PrivacyFilter({ mode: "hashed", key: "short" })).toThrow(/16 bytes/);
+    expect(() => new PrivacyFilter({ mode: "secret" as "full" })).toThrow(/mode must be/);
+  });
+
+  it("applies per type and per field, the most specific rule winning", () => {
+    const f = new PrivacyFilter({
+      mode: "full",
+      key: KEY,
+      types: { "tool.*": "keys-only", "tool.end": "none" },
+      fields: { "args.amount": "full", "tool.start:args.email": "hashed" },
+    });
+    expect(f.apply(event("tool.start", data)).data).toEqual({
+      tool: "crm",
+      callId: "c1",
+      args: { email: f.hashValue("dana@example.com"), amount: 42, tags: [REDACTED] },
+      result: { ok: REDACTED },
+    });
+    expect(f.apply(event("tool.end", data)).data).toEqual({
+      tool: "crm",
+      callId: "c1",
+      args: { amount: 42 },
+    });
+    expect(f.apply(event("custom.thing", data)).data).toEqual(data);
+  });
+
+  it("keeps model content out unless enabled", () => {
+    const llm = {
+      model: "m",
+      input: [{ role: "user", content: "my secret plan" }],
+      output: "ok",
+      inputTokens: 3,
+    };
+    expect(new PrivacyFilter().apply(event("llm.end", llm)).data).toEqual({
+      model: "m",
+      inputTokens: 3,
+    });
+    expect(new PrivacyFilter({ captureContent: true }).apply(event("llm.end", llm)).data).toEqual(
+      llm,
+    );
+    expect(
+      new PrivacyFilter({ captureContent: true, mode: "keys-only" }).apply(event("llm.start", llm))
+        .data,
+    ).toMatchObject({
+      input: [{ role: REDACTED, content: REDACTED }],
+    });
+  });
+
+  it("caps every string and every event", () => {
+    const f = new PrivacyFilter({ maxStringLength: 100, maxEventBytes: 2000 });
+    const long = f.apply(event("x", { s: "a".repeat(1000) })).data as { s: string };
+    expect(long.s).toBe(`${"a".repeat(100)}…[truncated 900 chars]`);
+    const wide = f.apply(
+      event(
+        "x",
+        Object.fromEntries(Array.from({ length: 100 }, (_, i) => [`k${i}`, "b".repeat(90)])),
+      ),
+    );
+    expect(Buffer.byteLength(JSON.stringify(wide.data))).toBeLessThanOrEqual(2000);
+    const huge = f.apply(
+      event("x", Object.fromEntries(Array.from({ length: 500 }, (_, i) => [`key${i}`, i]))),
+    );
+    expect(huge.data).toMatchObject({ $truncated: true });
+    expect(Buffer.byteLength(JSON.stringify(huge.data))).toBeLessThanOrEqual(2000);
+  });
+});
+
+describe("privacy in the auditor", () => {
+  it("nothing secret reaches the store or an exporter, and the chain covers the redacted events", async () => {
+    const store = new MemoryStore();
+    const exported: AuditEvent[] = [];
+    const exporter: AuditExporter = {
+      id: "spy",
+      async export(batch) {
+        exported.push(...structuredClone(batch));
+      },
+    };
+    const audit = new Auditor({
+      store,
+      spool: false,
+      exporters: [exporter],
+      privacy: { mode: "full" },
+    });
+    const run = audit.startRun({ agent: "bot", input: `use key ${SECRETS.openai}` });
+    await run.tool(
+      "http",
+      { url: "https://api:hunter2@x.test", headers: { authorization: SECRETS.bearer } },
+      () => ({
+        body: `token ${SECRETS.github}`,
+      }),
+    );
+    await run
+      .tool("db", { password: "hunter2" }, () => {
+        throw new Error(`connect failed: password=hunter2 key=${SECRETS.stripe}`);
+      })
+      .catch(() => undefined);
+    run.llm({ model: "m", input: `prompt with ${SECRETS.aws}`, output: SECRETS.jwt });
+    run.error(new Error(`oops ${SECRETS.slack}`));
+    const id = run.requestApproval({ action: "pay", reason: `card token=s3cr3t-value` });
+    await audit.approvals.resolve(id, {
+      outcome: "approve",
+      resolvedBy: "alice",
+      comment: `use ${SECRETS.anthropic}`,
+    });
+    await run.fail(new Error(`fatal ${SECRETS.google} ${SECRETS.pem}`));
+    await audit.close();
+    const stored = await store.query();
+    expect(stored.length).toBeGreaterThan(8);
+    assertNoSecret(JSON.stringify(stored));
+    assertNoSecret(JSON.stringify(exported));
+    expect((await verifyChain(store)).ok).toBe(true);
+  });
+
+  it("can be turned off explicitly", async () => {
+    const store = new MemoryStore();
+    const audit = new Auditor({ store, spool: false, privacy: false });
+    audit.record({ type: "x", data: { password: "hunter2" } });
+    await audit.close();
+    expect(JSON.stringify(await store.query())).toContain("hunter2");
+  });
+});
