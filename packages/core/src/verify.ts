@@ -159,7 +159,10 @@ export async function verifyChain(
   const facts = new Map<string, ChainFacts>();
   const factsOf = (id: string) => {
     let f = facts.get(id);
-    if (!f) facts.set(id, (f = {}));
+    if (!f) {
+      f = {};
+      facts.set(id, f);
+    }
     return f;
   };
   const claims: Claim[] = [];
