@@ -1,6 +1,6 @@
 // A scripted support agent (no network, no model) that records its work with @audit/core and then
 // prints the trail. The store comes from AUDIT_STORE; without it the demo keeps the trail in memory.
-import { createAuditor, formatPretty } from "@audit/core";
+import { createAuditor, formatPretty, verifyChain } from "@audit/core";
 
 const storeUrl = process.env.AUDIT_STORE || "memory:";
 const audit = await createAuditor({ store: storeUrl, actor: "support-bot", spool: false });
@@ -90,5 +90,8 @@ console.log(`The audit trail (${events.length} events in ${audit.store.id}):\n`)
 for (const e of events) console.log(formatPretty(e));
 const stats = audit.stats();
 console.log(`\nrecorded ${stats.recorded}, stored ${stats.stored}, lost ${stats.lost}`);
+const report = await verifyChain(audit.store);
+console.log(`hash chains: ${report.chains.length}, events checked: ${report.events}, problems: ${report.problems.length}`);
+for (const p of report.problems) console.log(`  ${p.kind}: ${p.message}`);
 await audit.close();
-if (stats.lost > 0) process.exitCode = 1;
+if (stats.lost > 0 || !report.ok) process.exitCode = 1;
