@@ -1,0 +1,335 @@
+import {
+  AuditClosedError,
+  AuditConfigError,
+  AuditError,
+  type AuditEvent,
+  type AuditFilter,
+  type AuditStore,
+  assertValidBatch,
+  cursorNotFound,
+  eventMatches,
+  type PruneOptions,
+  RISK_LEVELS,
+  type ResolvedFilter,
+  resolveFilter,
+  resolvePrune,
+  StoreError,
+  type StoreCapabilities,
+} from "@audit/core";
+import BetterSqlite3, { type Database, type Statement } from "better-sqlite3";
+import { migrate } from "./migrations.js";
+import { filterToSql } from "./sql-filter.js";
+import { INSERT_SQL, type InsertRow, WriteThread } from "./write-thread.js";
+
+/** Options of {@link SqliteStore}. */
+export interface SqliteStoreOptions {
+  /** Path of the database file, or `":memory:"`. Ignored when `database` is given. */
+  filename?: string;
+  /** Your own better-sqlite3 connection. It is migrated but not closed by the store. */
+  database?: Database;
+  /**
+   * How long a write waits for another process's lock before failing.
+   * @default 5000
+   */
+  busyTimeoutMs?: number;
+  /**
+   * SQLite's `synchronous` setting. `"full"` syncs the WAL on every commit, so a committed batch
+   * survives a power cut; `"normal"` survives a process crash but may lose the last commits on
+   * power loss, and is faster.
+   * @default "full"
+   */
+  synchronous?: "full" | "normal";
+  /**
+   * Keep at most about this many events: when an append takes the count past it, the oldest are
+   * pruned. The count is kept in memory (one COUNT at open), not recounted on every write.
+   * Pruning here does not write prune checkpoints; use `auditor.prune` for a verifiable trail.
+   */
+  maxEvents?: number;
+  /**
+   * Write on a worker thread with its own connection, so a batch (and its fsync) never blocks the
+   * event loop. Applies to file databases the store opens itself.
+   * @default true
+   */
+  writeThread?: boolean;
+  /**
+   * How often `subscribe` looks for new rows.
+   * @default 250
+   */
+  pollIntervalMs?: number;
+}
+
+const PAGE = 1000;
+
+interface Row {
+  body: string;
+}
+
+/**
+ * The audit trail in SQLite. WAL mode, a busy timeout and `BEGIN IMMEDIATE` transactions make
+ * several processes writing one file safe; each appended batch is one transaction; an event id is
+ * the primary key, so a repeated id is ignored (never replaced) and the first resolution of an
+ * approval is the only one the database accepts, whichever process writes it.
+ */
+export class SqliteStore implements AuditStore {
+  readonly id = "sqlite";
+  readonly capabilities: StoreCapabilities = { persistent: true, multiProcess: true, subscribe: true };
+  /** The path the store was opened with (or `":memory:"`). */
+  readonly filename: string;
+
+  readonly #db: Database;
+  readonly #owned: boolean;
+  readonly #maxEvents: number | undefined;
+  readonly #pollIntervalMs: number;
+  readonly #cursorLookup: Statement;
+  readonly #appendTx: (rows: readonly InsertRow[]) => number;
+  readonly #thread: WriteThread | undefined;
+  #approxCount = 0;
+  #closed = false;
+  #subscriptions = new Set<NodeJS.Timeout>();
+
+  constructor(options: SqliteStoreOptions = {}) {
+    if (options.database) {
+      this.#db = options.database;
+      this.#owned = false;
+      this.filename = options.database.name;
+    } else {
+      const filename = options.filename;
+      if (typeof filename !== "string" || filename.length === 0) {
+        throw new AuditConfigError('[audit] [sqlite] a filename is required, e.g. new SqliteStore({ filename: "./audit.db" })');
+      }
+      this.filename = filename;
+      try {
+        this.#db = new BetterSqlite3(filename, { timeout: options.busyTimeoutMs ?? 5000 });
+      } catch (err) {
+        throw new StoreError("sqlite", `cannot open ${filename} (${describe(err)}); check that the directory exists and is writable`, {
+          cause: err,
+        });
+      }
+      this.#owned = true;
+    }
+    const db = this.#db;
+    try {
+      db.pragma(`busy_timeout = ${Math.max(0, Math.floor(options.busyTimeoutMs ?? 5000))}`);
+      if (this.filename !== ":memory:" && this.filename !== "") db.pragma("journal_mode = WAL");
+      db.pragma(`synchronous = ${options.synchronous === "normal" ? "NORMAL" : "FULL"}`);
+      migrate(db);
+    } catch (err) {
+      if (this.#owned) db.close();
+      throw new StoreError("sqlite", `cannot prepare ${this.filename}: ${describe(err)}`, { cause: err });
+    }
+    this.#pollIntervalMs = options.pollIntervalMs ?? 250;
+    this.#cursorLookup = db.prepare("SELECT time, id FROM audit_events WHERE id = ?");
+    const insert = db.prepare(INSERT_SQL);
+    const tx = db.transaction((rows: readonly InsertRow[]) => {
+      let added = 0;
+      for (const r of rows) added += insert.run(r).changes;
+      return added;
+    });
+    // IMMEDIATE takes the write lock up front, so two writers never deadlock upgrading a read lock.
+    this.#appendTx = (rows) => tx.immediate(rows);
+    const fileDb = this.#owned && this.filename !== ":memory:" && this.filename !== "";
+    if (fileDb && options.writeThread !== false) {
+      this.#thread = new WriteThread(
+        this.filename,
+        Math.max(0, Math.floor(options.busyTimeoutMs ?? 5000)),
+        options.synchronous === "normal" ? "NORMAL" : "FULL",
+      );
+    }
+    this.#maxEvents = options.maxEvents;
+    if (this.#maxEvents !== undefined) {
+      if (!Number.isInteger(this.#maxEvents) || this.#maxEvents < 1) {
+        throw new AuditConfigError("[audit] [sqlite] maxEvents must be a whole number ≥ 1");
+      }
+      this.#approxCount = (db.prepare("SELECT count(*) AS n FROM audit_events").get() as { n: number }).n;
+    }
+  }
+
+  /** The underlying better-sqlite3 connection, for raw reads (tests, `EXPLAIN QUERY PLAN`). */
+  get database(): Database {
+    return this.#db;
+  }
+
+  #check(): void {
+    if (this.#closed) throw new AuditClosedError("[audit] [sqlite] the store is closed");
+  }
+
+  #wrap<T>(what: string, fn: () => T): T {
+    try {
+      return fn();
+    } catch (err) {
+      if (err instanceof AuditError) throw err;
+      throw new StoreError("sqlite", `${what} failed on ${this.filename}: ${describe(err)}`, { cause: err });
+    }
+  }
+
+  async append(events: readonly AuditEvent[]): Promise<void> {
+    this.#check();
+    assertValidBatch(events);
+    if (events.length === 0) return;
+    const rows = events.map(toRow);
+    let added: number;
+    if (this.#thread) {
+      try {
+        added = await this.#thread.insert(rows);
+      } catch (err) {
+        throw new StoreError("sqlite", `append failed on ${this.filename}: ${describe(err)}`, { cause: err });
+      }
+    } else {
+      added = this.#wrap("append", () => this.#appendTx(rows));
+    }
+    if (this.#maxEvents !== undefined) {
+      this.#approxCount += added;
+      if (this.#approxCount > this.#maxEvents) {
+        this.#wrap("prune to maxEvents", () => this.#pruneKeep(this.#maxEvents!));
+        this.#approxCount = this.#maxEvents;
+      }
+    }
+  }
+
+  #cursor(filter: ResolvedFilter): { time: string; id: string } | undefined {
+    if (filter.after === undefined) return undefined;
+    const row = this.#cursorLookup.get(filter.after) as { time: string; id: string } | undefined;
+    if (!row) throw cursorNotFound(filter.after);
+    return row;
+  }
+
+  #select(filter: ResolvedFilter, cursor: { time: string; id: string } | undefined, limit: number | undefined): AuditEvent[] {
+    const { where, params } = filterToSql(filter, cursor);
+    const dir = filter.order === "asc" ? "ASC" : "DESC";
+    const sql = `SELECT body FROM audit_events ${where} ORDER BY time ${dir}, id ${dir}${limit === undefined ? "" : " LIMIT ?"}`;
+    const rows = this.#db.prepare(sql).all(...params, ...(limit === undefined ? [] : [limit])) as Row[];
+    return rows.map((r) => JSON.parse(r.body) as AuditEvent);
+  }
+
+  async query(filter?: AuditFilter): Promise<AuditEvent[]> {
+    this.#check();
+    const resolved = resolveFilter(filter);
+    return this.#wrap("query", () => this.#select(resolved, this.#cursor(resolved), resolved.limit));
+  }
+
+  async *stream(filter?: AuditFilter): AsyncIterable<AuditEvent> {
+    this.#check();
+    const resolved = resolveFilter(filter);
+    let cursor = this.#wrap("stream", () => this.#cursor(resolved));
+    let remaining = resolved.limit;
+    // Keyset pages on (time, id): constant memory, and rows written meanwhile never shift a page.
+    while (remaining === undefined || remaining > 0) {
+      this.#check();
+      const size = Math.min(PAGE, remaining ?? PAGE);
+      const page = this.#wrap("stream", () => this.#select(resolved, cursor, size));
+      for (const e of page) yield e;
+      if (page.length < size) return;
+      const last = page[page.length - 1]!;
+      cursor = { time: last.time, id: last.id };
+      if (remaining !== undefined) remaining -= page.length;
+    }
+  }
+
+  async get(id: string): Promise<AuditEvent | undefined> {
+    this.#check();
+    const row = this.#wrap("get", () => this.#db.prepare("SELECT body FROM audit_events WHERE id = ?").get(id) as Row | undefined);
+    return row ? (JSON.parse(row.body) as AuditEvent) : undefined;
+  }
+
+  async count(filter?: AuditFilter): Promise<number> {
+    this.#check();
+    const resolved = resolveFilter(filter);
+    return this.#wrap("count", () => {
+      const { where, params } = filterToSql(resolved, this.#cursor(resolved));
+      if (resolved.limit === undefined) {
+        return (this.#db.prepare(`SELECT count(*) AS n FROM audit_events ${where}`).get(...params) as { n: number }).n;
+      }
+      const sql = `SELECT count(*) AS n FROM (SELECT 1 FROM audit_events ${where} LIMIT ?)`;
+      return (this.#db.prepare(sql).get(...params, resolved.limit) as { n: number }).n;
+    });
+  }
+
+  async prune(options: PruneOptions): Promise<number> {
+    this.#check();
+    const { before, keep } = resolvePrune(options);
+    return this.#wrap("prune", () =>
+      this.#db
+        .transaction(() => {
+          let n = 0;
+          if (before !== undefined) n += this.#db.prepare("DELETE FROM audit_events WHERE time < ?").run(before).changes;
+          if (keep !== undefined) n += this.#pruneKeep(keep);
+          return n;
+        })
+        .immediate(),
+    );
+  }
+
+  #pruneKeep(keep: number): number {
+    if (keep === 0) return this.#db.prepare("DELETE FROM audit_events").run().changes;
+    const boundary = this.#db
+      .prepare("SELECT time, id FROM audit_events ORDER BY time DESC, id DESC LIMIT 1 OFFSET ?")
+      .get(keep - 1) as { time: string; id: string } | undefined;
+    if (!boundary) return 0;
+    return this.#db
+      .prepare("DELETE FROM audit_events WHERE time < ? OR (time = ? AND id < ?)")
+      .run(boundary.time, boundary.time, boundary.id).changes;
+  }
+
+  /** Polls for rows added after the call (by any process) and passes the matching ones on. */
+  subscribe(filter: AuditFilter, onEvent: (event: AuditEvent) => void): () => void {
+    this.#check();
+    const resolved = resolveFilter(filter);
+    let last = (this.#db.prepare("SELECT coalesce(max(pk), 0) AS pk FROM audit_events").get() as { pk: number }).pk;
+    const next = this.#db.prepare("SELECT pk, body FROM audit_events WHERE pk > ? ORDER BY pk LIMIT 1000");
+    const timer = setInterval(() => {
+      if (this.#closed) return;
+      try {
+        for (;;) {
+          const rows = next.all(last) as { pk: number; body: string }[];
+          for (const r of rows) {
+            last = r.pk;
+            const e = JSON.parse(r.body) as AuditEvent;
+            if (eventMatches(resolved, e)) onEvent(e);
+          }
+          if (rows.length < 1000) break;
+        }
+      } catch {
+        // A busy or closing database: try again on the next tick.
+      }
+    }, this.#pollIntervalMs);
+    timer.unref();
+    this.#subscriptions.add(timer);
+    return () => {
+      clearInterval(timer);
+      this.#subscriptions.delete(timer);
+    };
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const t of this.#subscriptions) clearInterval(t);
+    this.#subscriptions.clear();
+    await this.#thread?.close();
+    if (this.#owned) this.#db.close();
+  }
+}
+
+function toRow(e: AuditEvent): InsertRow {
+  return [
+    e.id,
+    e.time,
+    e.type,
+    e.actor ?? null,
+    e.sessionId ?? null,
+    e.runId ?? null,
+    typeof e.data.approvalId === "string" ? e.data.approvalId : null,
+    e.risk === undefined ? null : RISK_LEVELS.indexOf(e.risk),
+    e.chain?.id ?? null,
+    e.chain?.seq ?? null,
+    JSON.stringify(e),
+  ];
+}
+
+function describe(err: unknown): string {
+  if (err instanceof Error) {
+    const code = (err as { code?: string }).code;
+    return code ? `${code}: ${err.message}` : err.message;
+  }
+  return String(err);
+}
