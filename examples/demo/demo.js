@@ -91,7 +91,9 @@ for (const e of events) console.log(formatPretty(e));
 const stats = audit.stats();
 console.log(`\nrecorded ${stats.recorded}, stored ${stats.stored}, lost ${stats.lost}`);
 const report = await verifyChain(audit.store);
-console.log(`hash chains: ${report.chains.length}, events checked: ${report.events}, problems: ${report.problems.length}`);
+console.log(
+  `hash chains: ${report.chains.length}, events checked: ${report.events}, problems: ${report.problems.length}`,
+);
 for (const p of report.problems) console.log(`  ${p.kind}: ${p.message}`);
 await audit.close();
 if (stats.lost > 0 || !report.ok) process.exitCode = 1;

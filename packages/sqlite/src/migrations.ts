@@ -48,7 +48,9 @@ export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;
 export function migrate(db: Database): number {
   db.exec("CREATE TABLE IF NOT EXISTS audit_schema_version (version INTEGER NOT NULL)");
   const run = db.transaction(() => {
-    const row = db.prepare("SELECT max(version) AS v FROM audit_schema_version").get() as { v: number | null };
+    const row = db.prepare("SELECT max(version) AS v FROM audit_schema_version").get() as {
+      v: number | null;
+    };
     const current = row.v ?? 0;
     if (current > SCHEMA_VERSION) {
       throw new Error(

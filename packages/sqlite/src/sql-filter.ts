@@ -1,4 +1,4 @@
-import { RISK_LEVELS, type ResolvedFilter } from "@audit/core";
+import { type ResolvedFilter, RISK_LEVELS } from "@audit/core";
 
 /** A WHERE clause and its parameters. */
 export interface SqlCondition {
@@ -16,7 +16,10 @@ function prefixEnd(prefix: string): string {
  * `eventMatches` in core. Type prefixes become ranges (`type >= 'tool.' AND type < 'tool/'`) so
  * they use the index and `_` or `%` in a type is never a wildcard.
  */
-export function filterToSql(filter: ResolvedFilter, cursor: { time: string; id: string } | undefined): SqlCondition {
+export function filterToSql(
+  filter: ResolvedFilter,
+  cursor: { time: string; id: string } | undefined,
+): SqlCondition {
   const parts: string[] = [];
   const params: unknown[] = [];
   if (filter.hasTypeCondition) {

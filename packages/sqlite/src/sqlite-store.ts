@@ -9,12 +9,12 @@ import {
   cursorNotFound,
   eventMatches,
   type PruneOptions,
-  RISK_LEVELS,
   type ResolvedFilter,
+  RISK_LEVELS,
   resolveFilter,
   resolvePrune,
-  StoreError,
   type StoreCapabilities,
+  StoreError,
 } from "@audit/core";
 import BetterSqlite3, { type Database, type Statement } from "better-sqlite3";
 import { migrate } from "./migrations.js";
@@ -72,7 +72,11 @@ interface Row {
  */
 export class SqliteStore implements AuditStore {
   readonly id = "sqlite";
-  readonly capabilities: StoreCapabilities = { persistent: true, multiProcess: true, subscribe: true };
+  readonly capabilities: StoreCapabilities = {
+    persistent: true,
+    multiProcess: true,
+    subscribe: true,
+  };
   /** The path the store was opened with (or `":memory:"`). */
   readonly filename: string;
 
@@ -95,15 +99,21 @@ export class SqliteStore implements AuditStore {
     } else {
       const filename = options.filename;
       if (typeof filename !== "string" || filename.length === 0) {
-        throw new AuditConfigError('[audit] [sqlite] a filename is required, e.g. new SqliteStore({ filename: "./audit.db" })');
+        throw new AuditConfigError(
+          '[audit] [sqlite] a filename is required, e.g. new SqliteStore({ filename: "./audit.db" })',
+        );
       }
       this.filename = filename;
       try {
         this.#db = new BetterSqlite3(filename, { timeout: options.busyTimeoutMs ?? 5000 });
       } catch (err) {
-        throw new StoreError("sqlite", `cannot open ${filename} (${describe(err)}); check that the directory exists and is writable`, {
-          cause: err,
-        });
+        throw new StoreError(
+          "sqlite",
+          `cannot open ${filename} (${describe(err)}); check that the directory exists and is writable`,
+          {
+            cause: err,
+          },
+        );
       }
       this.#owned = true;
     }
@@ -115,7 +125,9 @@ export class SqliteStore implements AuditStore {
       migrate(db);
     } catch (err) {
       if (this.#owned) db.close();
-      throw new StoreError("sqlite", `cannot prepare ${this.filename}: ${describe(err)}`, { cause: err });
+      throw new StoreError("sqlite", `cannot prepare ${this.filename}: ${describe(err)}`, {
+        cause: err,
+      });
     }
     this.#pollIntervalMs = options.pollIntervalMs ?? 250;
     this.#cursorLookup = db.prepare("SELECT time, id FROM audit_events WHERE id = ?");
@@ -140,7 +152,9 @@ export class SqliteStore implements AuditStore {
       if (!Number.isInteger(this.#maxEvents) || this.#maxEvents < 1) {
         throw new AuditConfigError("[audit] [sqlite] maxEvents must be a whole number ≥ 1");
       }
-      this.#approxCount = (db.prepare("SELECT count(*) AS n FROM audit_events").get() as { n: number }).n;
+      this.#approxCount = (
+        db.prepare("SELECT count(*) AS n FROM audit_events").get() as { n: number }
+      ).n;
     }
   }
 
@@ -158,7 +172,9 @@ export class SqliteStore implements AuditStore {
       return fn();
     } catch (err) {
       if (err instanceof AuditError) throw err;
-      throw new StoreError("sqlite", `${what} failed on ${this.filename}: ${describe(err)}`, { cause: err });
+      throw new StoreError("sqlite", `${what} failed on ${this.filename}: ${describe(err)}`, {
+        cause: err,
+      });
     }
   }
 
@@ -172,7 +188,9 @@ export class SqliteStore implements AuditStore {
       try {
         added = await this.#thread.insert(rows);
       } catch (err) {
-        throw new StoreError("sqlite", `append failed on ${this.filename}: ${describe(err)}`, { cause: err });
+        throw new StoreError("sqlite", `append failed on ${this.filename}: ${describe(err)}`, {
+          cause: err,
+        });
       }
     } else {
       added = this.#wrap("append", () => this.#appendTx(rows));
@@ -193,18 +211,26 @@ export class SqliteStore implements AuditStore {
     return row;
   }
 
-  #select(filter: ResolvedFilter, cursor: { time: string; id: string } | undefined, limit: number | undefined): AuditEvent[] {
+  #select(
+    filter: ResolvedFilter,
+    cursor: { time: string; id: string } | undefined,
+    limit: number | undefined,
+  ): AuditEvent[] {
     const { where, params } = filterToSql(filter, cursor);
     const dir = filter.order === "asc" ? "ASC" : "DESC";
     const sql = `SELECT body FROM audit_events ${where} ORDER BY time ${dir}, id ${dir}${limit === undefined ? "" : " LIMIT ?"}`;
-    const rows = this.#db.prepare(sql).all(...params, ...(limit === undefined ? [] : [limit])) as Row[];
+    const rows = this.#db
+      .prepare(sql)
+      .all(...params, ...(limit === undefined ? [] : [limit])) as Row[];
     return rows.map((r) => JSON.parse(r.body) as AuditEvent);
   }
 
   async query(filter?: AuditFilter): Promise<AuditEvent[]> {
     this.#check();
     const resolved = resolveFilter(filter);
-    return this.#wrap("query", () => this.#select(resolved, this.#cursor(resolved), resolved.limit));
+    return this.#wrap("query", () =>
+      this.#select(resolved, this.#cursor(resolved), resolved.limit),
+    );
   }
 
   async *stream(filter?: AuditFilter): AsyncIterable<AuditEvent> {
@@ -227,7 +253,11 @@ export class SqliteStore implements AuditStore {
 
   async get(id: string): Promise<AuditEvent | undefined> {
     this.#check();
-    const row = this.#wrap("get", () => this.#db.prepare("SELECT body FROM audit_events WHERE id = ?").get(id) as Row | undefined);
+    const row = this.#wrap(
+      "get",
+      () =>
+        this.#db.prepare("SELECT body FROM audit_events WHERE id = ?").get(id) as Row | undefined,
+    );
     return row ? (JSON.parse(row.body) as AuditEvent) : undefined;
   }
 
@@ -237,7 +267,11 @@ export class SqliteStore implements AuditStore {
     return this.#wrap("count", () => {
       const { where, params } = filterToSql(resolved, this.#cursor(resolved));
       if (resolved.limit === undefined) {
-        return (this.#db.prepare(`SELECT count(*) AS n FROM audit_events ${where}`).get(...params) as { n: number }).n;
+        return (
+          this.#db.prepare(`SELECT count(*) AS n FROM audit_events ${where}`).get(...params) as {
+            n: number;
+          }
+        ).n;
       }
       const sql = `SELECT count(*) AS n FROM (SELECT 1 FROM audit_events ${where} LIMIT ?)`;
       return (this.#db.prepare(sql).get(...params, resolved.limit) as { n: number }).n;
@@ -251,7 +285,8 @@ export class SqliteStore implements AuditStore {
       this.#db
         .transaction(() => {
           let n = 0;
-          if (before !== undefined) n += this.#db.prepare("DELETE FROM audit_events WHERE time < ?").run(before).changes;
+          if (before !== undefined)
+            n += this.#db.prepare("DELETE FROM audit_events WHERE time < ?").run(before).changes;
           if (keep !== undefined) n += this.#pruneKeep(keep);
           return n;
         })
@@ -274,8 +309,14 @@ export class SqliteStore implements AuditStore {
   subscribe(filter: AuditFilter, onEvent: (event: AuditEvent) => void): () => void {
     this.#check();
     const resolved = resolveFilter(filter);
-    let last = (this.#db.prepare("SELECT coalesce(max(pk), 0) AS pk FROM audit_events").get() as { pk: number }).pk;
-    const next = this.#db.prepare("SELECT pk, body FROM audit_events WHERE pk > ? ORDER BY pk LIMIT 1000");
+    let last = (
+      this.#db.prepare("SELECT coalesce(max(pk), 0) AS pk FROM audit_events").get() as {
+        pk: number;
+      }
+    ).pk;
+    const next = this.#db.prepare(
+      "SELECT pk, body FROM audit_events WHERE pk > ? ORDER BY pk LIMIT 1000",
+    );
     const timer = setInterval(() => {
       if (this.#closed) return;
       try {

@@ -65,7 +65,10 @@ interface Reply {
  */
 export class WriteThread {
   readonly #worker: Worker;
-  readonly #pending = new Map<number, { resolve: (n: number) => void; reject: (e: Error) => void }>();
+  readonly #pending = new Map<
+    number,
+    { resolve: (n: number) => void; reject: (e: Error) => void }
+  >();
   #next = 0;
   #failed: Error | undefined;
 

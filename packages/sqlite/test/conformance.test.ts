@@ -21,7 +21,9 @@ runStoreConformance(t, {
   },
   // Straight from the table, without the store's query code.
   readRaw: async (store: AuditStore) => {
-    const rows = (store as SqliteStore).database.prepare("SELECT body FROM audit_events").all() as { body: string }[];
+    const rows = (store as SqliteStore).database.prepare("SELECT body FROM audit_events").all() as {
+      body: string;
+    }[];
     return rows.map((r) => JSON.parse(r.body) as AuditEvent);
   },
   cleanup: async () => {

@@ -6,6 +6,7 @@ export {
   type TestApi,
   useStore,
 } from "./harness.js";
+export { killRecorderAtRandom, raceApprovalResolvers, runConcurrentWriters } from "./processes.js";
 export {
   appendSuite,
   approvalsSuite,
