@@ -1,2 +1,2 @@
-export { JsonlStore, type JsonlRotation, type JsonlStoreOptions } from "./jsonl-store.js";
+export { type JsonlRotation, JsonlStore, type JsonlStoreOptions } from "./jsonl-store.js";
 export { createStoreFromUrl } from "./url.js";

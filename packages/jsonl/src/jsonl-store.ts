@@ -18,12 +18,12 @@ import {
   type ResolvedFilter,
   resolveFilter,
   resolvePrune,
-  StoreError,
   type StoreCapabilities,
+  StoreError,
   uuidv7Time,
 } from "@audit/core";
-import { DirectoryLock } from "./lock.js";
 import { type FileLine, readLines, readLinesBackward } from "./lines.js";
+import { DirectoryLock } from "./lock.js";
 
 /** How events are split into files. */
 export type JsonlRotation = "daily" | "single" | { maxBytes: number; daily?: boolean };
@@ -86,7 +86,11 @@ function fileName(partition: string, seq: number): string {
  */
 export class JsonlStore implements AuditStore {
   readonly id = "jsonl";
-  readonly capabilities: StoreCapabilities = { persistent: true, multiProcess: true, subscribe: false };
+  readonly capabilities: StoreCapabilities = {
+    persistent: true,
+    multiProcess: true,
+    subscribe: false,
+  };
   readonly dir: string;
 
   readonly #daily: boolean;
@@ -106,17 +110,25 @@ export class JsonlStore implements AuditStore {
 
   constructor(options: JsonlStoreOptions) {
     if (!options || typeof options.dir !== "string" || options.dir.length === 0) {
-      throw new AuditConfigError('[audit] [jsonl] a directory is required, e.g. new JsonlStore({ dir: "./audit-logs" })');
+      throw new AuditConfigError(
+        '[audit] [jsonl] a directory is required, e.g. new JsonlStore({ dir: "./audit-logs" })',
+      );
     }
     this.dir = options.dir;
     const rotation = options.rotation ?? "daily";
     if (rotation === "daily") this.#daily = true;
     else if (rotation === "single") this.#daily = false;
-    else if (typeof rotation === "object" && Number.isInteger(rotation.maxBytes) && rotation.maxBytes > 0) {
+    else if (
+      typeof rotation === "object" &&
+      Number.isInteger(rotation.maxBytes) &&
+      rotation.maxBytes > 0
+    ) {
       this.#daily = rotation.daily ?? false;
       this.#maxBytes = rotation.maxBytes;
     } else {
-      throw new AuditConfigError('[audit] [jsonl] rotation must be "daily", "single" or { maxBytes }');
+      throw new AuditConfigError(
+        '[audit] [jsonl] rotation must be "daily", "single" or { maxBytes }',
+      );
     }
     this.#fsync = options.fsync ?? "batch";
     if (!["never", "batch", "always"].includes(this.#fsync)) {
@@ -141,9 +153,13 @@ export class JsonlStore implements AuditStore {
       .then(() => undefined)
       .catch((err: unknown) => {
         this.#ready = undefined;
-        throw new StoreError("jsonl", `cannot create ${this.dir} (${describe(err)}); check the path and permissions`, {
-          cause: err,
-        });
+        throw new StoreError(
+          "jsonl",
+          `cannot create ${this.dir} (${describe(err)}); check the path and permissions`,
+          {
+            cause: err,
+          },
+        );
       });
     return this.#ready;
   }
@@ -166,7 +182,9 @@ export class JsonlStore implements AuditStore {
       if (!m) continue;
       out.push({ name, partition: m[1] ?? SINGLE, seq: m[2] === undefined ? 0 : Number(m[2]) });
     }
-    return out.sort((a, b) => (a.partition === b.partition ? a.seq - b.seq : a.partition < b.partition ? -1 : 1));
+    return out.sort((a, b) =>
+      a.partition === b.partition ? a.seq - b.seq : a.partition < b.partition ? -1 : 1,
+    );
   }
 
   #parse(line: FileLine, file: string): AuditEvent | undefined {
@@ -383,15 +401,22 @@ export class JsonlStore implements AuditStore {
     await this.#withLock(async () => {
       try {
         const segments = await this.#list();
-        for (const [partition, list] of byPartition) await this.#appendPartition(partition, list, segments);
+        for (const [partition, list] of byPartition)
+          await this.#appendPartition(partition, list, segments);
       } catch (err) {
         if (err instanceof AuditError) throw err;
-        throw new StoreError("jsonl", `append failed in ${this.dir}: ${describe(err)}`, { cause: err });
+        throw new StoreError("jsonl", `append failed in ${this.dir}: ${describe(err)}`, {
+          cause: err,
+        });
       }
     });
   }
 
-  async #appendPartition(partition: string, events: AuditEvent[], segments: Segment[]): Promise<void> {
+  async #appendPartition(
+    partition: string,
+    events: AuditEvent[],
+    segments: Segment[],
+  ): Promise<void> {
     const ids = await this.#idsOf(partition, segments);
     const fresh: AuditEvent[] = [];
     const seen = new Set<string>();
@@ -422,7 +447,9 @@ export class JsonlStore implements AuditStore {
       created = true;
     }
     const path = join(this.dir, target.name);
-    const state = created ? { size: 0, last: undefined, endsWithNewline: true } : await this.#refresh(target.name);
+    const state = created
+      ? { size: 0, last: undefined, endsWithNewline: true }
+      : await this.#refresh(target.name);
     let text = state.endsWithNewline ? "" : "\n";
     for (const e of fresh) text += JSON.stringify(e) + "\n";
     const buf = Buffer.from(text);
@@ -437,7 +464,11 @@ export class JsonlStore implements AuditStore {
     }
     if (created && this.#fsync === "always") await syncDir(this.dir);
     const last = fresh[fresh.length - 1]!;
-    this.#segments.set(target.name, { size: state.size + buf.length, last: { time: last.time, id: last.id }, endsWithNewline: true });
+    this.#segments.set(target.name, {
+      size: state.size + buf.length,
+      last: { time: last.time, id: last.id },
+      endsWithNewline: true,
+    });
     for (const e of fresh) ids.add(e.id);
   }
 
@@ -500,7 +531,8 @@ export class JsonlStore implements AuditStore {
           break;
         }
       }
-      const keepCut: Key = keep === 0 ? { time: "\uffff", id: "" } : (oldestKept ?? { time: "", id: "" });
+      const keepCut: Key =
+        keep === 0 ? { time: "\uffff", id: "" } : (oldestKept ?? { time: "", id: "" });
       if (!cut || compareEvents(keepCut, cut) > 0) cut = keepCut;
     }
     const boundary = cut!;

@@ -24,9 +24,16 @@ export async function* readLines(path: string): AsyncGenerator<FileLine> {
       if (bytesRead === 0) break;
       position += bytesRead;
       let start = 0;
-      for (let i = buf.indexOf(NEWLINE, 0); i !== -1 && i < bytesRead; i = buf.indexOf(NEWLINE, i + 1)) {
+      for (
+        let i = buf.indexOf(NEWLINE, 0);
+        i !== -1 && i < bytesRead;
+        i = buf.indexOf(NEWLINE, i + 1)
+      ) {
         const piece = buf.subarray(start, i);
-        const text = carry.length > 0 ? Buffer.concat([...carry, piece]).toString("utf8") : piece.toString("utf8");
+        const text =
+          carry.length > 0
+            ? Buffer.concat([...carry, piece]).toString("utf8")
+            : piece.toString("utf8");
         carry = [];
         start = i + 1;
         if (text.length > 0) yield { text, complete: true };
@@ -53,9 +60,16 @@ export async function* readLinesBackward(path: string): AsyncGenerator<FileLine>
       position -= length;
       await fh.read(buf, 0, length, position);
       let end = length;
-      for (let i = buf.lastIndexOf(NEWLINE, length - 1); i !== -1; i = i > 0 ? buf.lastIndexOf(NEWLINE, i - 1) : -1) {
+      for (
+        let i = buf.lastIndexOf(NEWLINE, length - 1);
+        i !== -1;
+        i = i > 0 ? buf.lastIndexOf(NEWLINE, i - 1) : -1
+      ) {
         const piece = buf.subarray(i + 1, end);
-        const text = carry.length > 0 ? Buffer.concat([piece, ...carry]).toString("utf8") : piece.toString("utf8");
+        const text =
+          carry.length > 0
+            ? Buffer.concat([piece, ...carry]).toString("utf8")
+            : piece.toString("utf8");
         carry = [];
         end = i;
         // The bytes after the file's last newline are a line cut short.

@@ -40,14 +40,17 @@ export class DirectoryLock {
       const owner = Number((await readFile(this.path, "utf8").catch(() => "")).trim());
       // An empty file is a lock being created right now, unless it has been empty for seconds
       // (its creator died between creating and writing it); a dead owner's lock is broken.
-      const age = Date.now() - ((await stat(this.path).catch(() => undefined))?.mtimeMs ?? Date.now());
+      const age =
+        Date.now() - ((await stat(this.path).catch(() => undefined))?.mtimeMs ?? Date.now());
       const abandoned = owner > 0 ? owner !== process.pid && !alive(owner) : age > 5000;
       if (abandoned) {
         await unlink(this.path).catch(() => undefined);
         continue;
       }
       if (Date.now() > deadline) {
-        throw new Error(`timed out after ${timeoutMs} ms waiting for ${this.path} (held by pid ${owner || "?"})`);
+        throw new Error(
+          `timed out after ${timeoutMs} ms waiting for ${this.path} (held by pid ${owner || "?"})`,
+        );
       }
       await new Promise((r) => setTimeout(r, wait));
       wait = Math.min(20, wait * 2);

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import type { AuditEvent, AuditStore } from "@audit/core";
 import { runStoreConformance, type TestApi } from "@audit/test-suite";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { JsonlStore, type JsonlRotation } from "../src/index.js";
+import { type JsonlRotation, JsonlStore } from "../src/index.js";
 
 const t = { describe, it, expect, beforeEach, afterEach } as unknown as TestApi;
 
@@ -13,7 +13,8 @@ function readRaw(store: AuditStore): Promise<AuditEvent[]> {
   const dir = (store as JsonlStore).dir;
   const events: AuditEvent[] = [];
   for (const f of readdirSync(dir).filter((n) => n.endsWith(".jsonl"))) {
-    for (const line of readFileSync(join(dir, f), "utf8").split("\n")) if (line) events.push(JSON.parse(line) as AuditEvent);
+    for (const line of readFileSync(join(dir, f), "utf8").split("\n"))
+      if (line) events.push(JSON.parse(line) as AuditEvent);
   }
   return Promise.resolve(events);
 }
