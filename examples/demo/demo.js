@@ -1,9 +1,21 @@
 // A scripted support agent (no network, no model) that records its work with @audit/core and then
-// prints the trail. The store comes from AUDIT_STORE; without it the demo keeps the trail in memory.
+// prints the trail and verifies its hash chains. The store comes from AUDIT_STORE; without it the
+// demo writes a fresh SQLite file, demo-audit.db, next to this script.
+import { rmSync } from "node:fs";
+import { fileURLToPath } from "node:url";
 import { createAuditor, formatPretty, verifyChain } from "@audit/core";
 
-const storeUrl = process.env.AUDIT_STORE || "memory:";
-const audit = await createAuditor({ store: storeUrl, actor: "support-bot", spool: false });
+const defaultFile = fileURLToPath(new URL("./demo-audit.db", import.meta.url));
+if (!process.env.AUDIT_STORE) for (const suffix of ["", "-wal", "-shm"]) rmSync(defaultFile + suffix, { force: true });
+const storeUrl = process.env.AUDIT_STORE || `sqlite:${defaultFile}`;
+let audit;
+try {
+  audit = await createAuditor({ store: storeUrl, actor: "support-bot", spool: false });
+} catch (err) {
+  // A bad URL or a backend that is not installed: say what to do, in one line.
+  console.error(err.message);
+  process.exit(2);
+}
 
 const orders = { "A-1001": { total: 49, customer: "dana@example.com" }, "A-1002": { total: 420 } };
 
@@ -86,7 +98,7 @@ await run.end({ output: `refunded ${order.total} after approval by ${decision.da
 
 await audit.flush();
 const events = await audit.store.query();
-console.log(`The audit trail (${events.length} events in ${audit.store.id}):\n`);
+console.log(`The audit trail (${events.length} events in ${audit.store.id}, ${storeUrl}):\n`);
 for (const e of events) console.log(formatPretty(e));
 const stats = audit.stats();
 console.log(`\nrecorded ${stats.recorded}, stored ${stats.stored}, lost ${stats.lost}`);
