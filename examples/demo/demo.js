@@ -6,7 +6,8 @@ import { fileURLToPath } from "node:url";
 import { createAuditor, formatPretty, verifyChain } from "@audit/core";
 
 const defaultFile = fileURLToPath(new URL("./demo-audit.db", import.meta.url));
-if (!process.env.AUDIT_STORE) for (const suffix of ["", "-wal", "-shm"]) rmSync(defaultFile + suffix, { force: true });
+if (!process.env.AUDIT_STORE)
+  for (const suffix of ["", "-wal", "-shm"]) rmSync(defaultFile + suffix, { force: true });
 const storeUrl = process.env.AUDIT_STORE || `sqlite:${defaultFile}`;
 let audit;
 try {
