@@ -23,8 +23,22 @@ function pnpmCommand(): { cmd: string; args: string[] } {
   }
 }
 
+// A user's shell, not this workspace's: no NODE_PATH or npm_* variables that the package manager
+// running these tests sets, and which would let a program find packages it never installed.
+const userEnv = Object.fromEntries(
+  Object.entries(process.env).filter(
+    ([k]) => k !== "NODE_PATH" && !k.startsWith("npm_") && !k.startsWith("PNPM_"),
+  ),
+);
+
 function run(cmd: string, args: string[], cwd: string): string {
-  return execFileSync(cmd, args, { cwd, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+  return execFileSync(cmd, args, {
+    cwd,
+    encoding: "utf8",
+    stdio: ["ignore", "pipe", "pipe"],
+    env: userEnv,
+    timeout: 120_000,
+  });
 }
 
 let work: string;

@@ -233,6 +233,18 @@ export class JsonlStore implements AuditStore {
       const r = await it.next();
       if (!r.done) heads.push({ it, e: r.value });
     }
+    try {
+      yield* this.#mergeHeads(heads, sign);
+    } finally {
+      // A reader that stops early (a limit, a found id) closes every file, not just the current one.
+      await Promise.all(heads.map((h) => h.it.return(undefined)));
+    }
+  }
+
+  async *#mergeHeads(
+    heads: { it: AsyncGenerator<AuditEvent>; e: AuditEvent }[],
+    sign: number,
+  ): AsyncGenerator<AuditEvent> {
     let lastId: string | undefined;
     while (heads.length > 0) {
       let best = 0;

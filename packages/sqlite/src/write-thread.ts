@@ -76,10 +76,11 @@ export class WriteThread {
     const driverPath = createRequire(import.meta.url).resolve("better-sqlite3");
     this.#worker = new Worker(WORKER_SOURCE, {
       eval: true,
+      // The worker's source is CommonJS: flags of the main program (--input-type=module, say)
+      // must not change how it is read.
+      execArgv: [],
       workerData: { filename, busyTimeoutMs, synchronous, driverPath, insertSql: INSERT_SQL },
     });
-    // Idle, the thread must not keep the process alive; it is referenced while writes are pending.
-    this.#worker.unref();
     this.#worker.on("message", (m: Reply) => {
       const p = this.#pending.get(m.id);
       if (!p) return;
@@ -95,6 +96,9 @@ export class WriteThread {
     };
     this.#worker.on("error", fail);
     this.#worker.on("exit", (code) => fail(new Error(`the write thread exited (code ${code})`)));
+    // Idle, the thread must not keep the process alive; it is referenced while writes are pending.
+    // (After the listeners: adding a "message" listener references the worker again.)
+    this.#worker.unref();
   }
 
   #send(message: object): Promise<number> {

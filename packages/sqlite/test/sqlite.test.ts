@@ -153,3 +153,21 @@ describe("maxEvents", () => {
     await s.close();
   });
 });
+
+describe("process lifetime", () => {
+  it("does not keep a process alive when it is never closed", async () => {
+    const { execFileSync } = await import("node:child_process");
+    const { dirname } = await import("node:path");
+    const { fileURLToPath } = await import("node:url");
+    const program = `import { SqliteStore } from "@audit/sqlite";
+const s = new SqliteStore({ filename: ${JSON.stringify(join(dir, "lifetime.db"))} });
+await s.append([{ id: "e1", type: "t", time: "2026-01-01T00:00:00.000Z", data: {} }]);
+console.log("done");`;
+    const out = execFileSync(process.execPath, ["--input-type=module", "-e", program], {
+      cwd: join(dirname(fileURLToPath(import.meta.url)), ".."),
+      encoding: "utf8",
+      timeout: 20_000,
+    });
+    expect(out.trim()).toBe("done");
+  });
+});
