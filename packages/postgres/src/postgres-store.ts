@@ -1,0 +1,396 @@
+import {
+  AuditClosedError,
+  AuditConfigError,
+  AuditError,
+  type AuditEvent,
+  type AuditFilter,
+  type AuditStore,
+  assertValidBatch,
+  cursorNotFound,
+  eventMatches,
+  type PruneOptions,
+  type ResolvedFilter,
+  RISK_LEVELS,
+  resolveFilter,
+  resolvePrune,
+  type StoreCapabilities,
+  StoreError,
+} from "@audit/core";
+import pg from "pg";
+import { ident, migrate } from "./migrations.js";
+import { filterToSql } from "./sql-filter.js";
+
+/** Options of {@link PostgresStore}. */
+export interface PostgresStoreOptions {
+  /** A `postgres://` URL. Ignored when `pool` is given. */
+  connectionString?: string;
+  /** Your own `pg.Pool`. It is used but never ended by the store. */
+  pool?: pg.Pool;
+  /**
+   * The schema that holds the tables; created by the first process that migrates.
+   * @default "audit"
+   */
+  schema?: string;
+  /**
+   * Run migrations on first use. Turn off for a role that may only read and insert, once the
+   * schema was migrated by its owner (a current schema is detected without it anyway).
+   * @default true
+   */
+  migrate?: boolean;
+  /**
+   * Connections in the pool the store creates.
+   * @default 4
+   */
+  maxConnections?: number;
+  /**
+   * How long to wait for a connection.
+   * @default 10000
+   */
+  connectTimeoutMs?: number;
+}
+
+const PAGE = 1000;
+
+/** Turns a driver error into a message that says what happened and what to do. */
+export function describePgError(err: unknown, target: string): string {
+  const e = err as { code?: string; message?: string } | undefined;
+  const code = e?.code;
+  if (
+    code === "ECONNREFUSED" ||
+    code === "ENOTFOUND" ||
+    code === "ETIMEDOUT" ||
+    code === "EHOSTUNREACH"
+  ) {
+    return `cannot connect to ${target} (${code}); check AUDIT_STORE or start PostgreSQL`;
+  }
+  if (code === "28P01" || code === "28000")
+    return `authentication failed for ${target} (${code}): ${e?.message}`;
+  if (code === "3D000") return `database does not exist on ${target} (${code}): ${e?.message}`;
+  if (code === "42501") return `permission denied (${code}): ${e?.message}`;
+  return `${code ? `${code}: ` : ""}${e?.message ?? String(err)}`;
+}
+
+function targetOf(connectionString: string | undefined, pool: pg.Pool | undefined): string {
+  const o = (pool as unknown as { options?: { host?: string; port?: number } } | undefined)
+    ?.options;
+  if (o?.host) return `${o.host}:${o.port ?? 5432}`;
+  try {
+    const u = new URL(connectionString ?? "");
+    return `${u.hostname || "localhost"}:${u.port || 5432}`;
+  } catch {
+    return "the PostgreSQL server";
+  }
+}
+
+/**
+ * The audit trail in PostgreSQL, for many processes on many hosts. Each batch is one `INSERT …
+ * SELECT FROM unnest(…) ON CONFLICT (id) DO NOTHING` round trip; the id is the primary key, so a
+ * repeated id is skipped and the first resolution of an approval is the only one the database
+ * accepts. A trigger makes the table append-only except through the schema's `prune` function.
+ */
+export class PostgresStore implements AuditStore {
+  readonly id = "postgres";
+  readonly capabilities: StoreCapabilities = {
+    persistent: true,
+    multiProcess: true,
+    subscribe: true,
+  };
+  /** The schema the tables live in. */
+  readonly schema: string;
+
+  readonly #pool: pg.Pool;
+  readonly #owned: boolean;
+  readonly #target: string;
+  readonly #s: string;
+  readonly #migrate: boolean;
+  #ready: Promise<void> | undefined;
+  #closed = false;
+  #listener: { client: pg.PoolClient; subscribers: Set<() => void> } | undefined;
+  #listening: Promise<void> | undefined;
+
+  constructor(options: PostgresStoreOptions) {
+    this.schema = options.schema ?? "audit";
+    if (!/^[A-Za-z_][A-Za-z0-9_]{0,62}$/.test(this.schema)) {
+      throw new AuditConfigError(
+        `[audit] [postgres] schema "${this.schema}" must be a plain identifier (letters, digits, _)`,
+      );
+    }
+    this.#s = ident(this.schema);
+    this.#migrate = options.migrate ?? true;
+    if (options.pool) {
+      this.#pool = options.pool;
+      this.#owned = false;
+    } else {
+      if (!options.connectionString) {
+        throw new AuditConfigError(
+          "[audit] [postgres] a connectionString (postgres://…) or a pool is required",
+        );
+      }
+      this.#pool = new pg.Pool({
+        connectionString: options.connectionString,
+        max: options.maxConnections ?? 4,
+        connectionTimeoutMillis: options.connectTimeoutMs ?? 10_000,
+        application_name: "audit",
+      });
+      this.#owned = true;
+      // An idle client losing its connection must not crash the process; the next query reconnects.
+      this.#pool.on("error", () => undefined);
+    }
+    this.#target = targetOf(options.connectionString, options.pool);
+  }
+
+  /** The pool in use, for raw reads (tests, `EXPLAIN`). */
+  get pool(): pg.Pool {
+    return this.#pool;
+  }
+
+  #check(): void {
+    if (this.#closed) throw new AuditClosedError("[audit] [postgres] the store is closed");
+  }
+
+  #fail(what: string, err: unknown): AuditError {
+    if (err instanceof AuditError) return err;
+    return new StoreError("postgres", `${what}: ${describePgError(err, this.#target)}`, {
+      cause: err,
+    });
+  }
+
+  // Migrates on first use (lazily, so creating a store never throws for a server that is down).
+  #prepare(): Promise<void> {
+    this.#ready ??= (async () => {
+      if (!this.#migrate) return;
+      const client = await this.#pool.connect();
+      try {
+        await migrate(client, this.schema);
+      } finally {
+        client.release();
+      }
+    })().catch((err: unknown) => {
+      this.#ready = undefined;
+      throw this.#fail("cannot prepare the schema", err);
+    });
+    return this.#ready;
+  }
+
+  async #query<R extends pg.QueryResultRow>(
+    what: string,
+    sql: string,
+    params: unknown[] = [],
+  ): Promise<pg.QueryResult<R>> {
+    this.#check();
+    await this.#prepare();
+    try {
+      return await this.#pool.query<R>(sql, params);
+    } catch (err) {
+      throw this.#fail(what, err);
+    }
+  }
+
+  async append(events: readonly AuditEvent[]): Promise<void> {
+    this.#check();
+    assertValidBatch(events);
+    if (events.length === 0) return;
+    const cols: unknown[][] = Array.from({ length: 11 }, () => []);
+    for (const e of events) {
+      cols[0]!.push(e.id);
+      cols[1]!.push(e.time);
+      cols[2]!.push(e.type);
+      cols[3]!.push(e.actor ?? null);
+      cols[4]!.push(e.sessionId ?? null);
+      cols[5]!.push(e.runId ?? null);
+      cols[6]!.push(typeof e.data.approvalId === "string" ? e.data.approvalId : null);
+      cols[7]!.push(e.risk === undefined ? null : RISK_LEVELS.indexOf(e.risk));
+      cols[8]!.push(e.chain?.id ?? null);
+      cols[9]!.push(e.chain?.seq ?? null);
+      cols[10]!.push(JSON.stringify(e));
+    }
+    // One statement, one round trip, however large the batch; ORDINALITY keeps the first of two
+    // events with one id inside the batch, as every store does.
+    await this.#query(
+      "append",
+      `INSERT INTO ${this.#s}.events
+         (id, time, type, actor, session_id, run_id, approval_id, risk_level, chain_id, chain_seq, event)
+       SELECT DISTINCT ON (id) id, time, type, actor, session_id, run_id, approval_id, risk_level, chain_id, chain_seq, event
+       FROM unnest($1::text[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
+                   $8::smallint[], $9::text[], $10::bigint[], $11::jsonb[])
+            WITH ORDINALITY AS b(id, time, type, actor, session_id, run_id, approval_id, risk_level, chain_id, chain_seq, event, n)
+       ORDER BY id, n
+       ON CONFLICT (id) DO NOTHING`,
+      cols,
+    );
+  }
+
+  async #cursor(filter: ResolvedFilter): Promise<{ time: string; id: string } | undefined> {
+    if (filter.after === undefined) return undefined;
+    const r = await this.#query<{ time: string; id: string }>(
+      "query",
+      `SELECT event->>'time' AS time, id FROM ${this.#s}.events WHERE id = $1`,
+      [filter.after],
+    );
+    if (r.rows.length === 0) throw cursorNotFound(filter.after);
+    return r.rows[0]!;
+  }
+
+  async #select(
+    filter: ResolvedFilter,
+    cursor: { time: string; id: string } | undefined,
+    limit: number | undefined,
+  ): Promise<AuditEvent[]> {
+    const { where, params } = filterToSql(filter, cursor);
+    const dir = filter.order === "asc" ? "ASC" : "DESC";
+    if (limit !== undefined) params.push(limit);
+    const sql = `SELECT event FROM ${this.#s}.events ${where} ORDER BY time ${dir}, id ${dir}${limit === undefined ? "" : ` LIMIT $${params.length}`}`;
+    const r = await this.#query<{ event: AuditEvent }>("query", sql, params);
+    return r.rows.map((row) => row.event);
+  }
+
+  async query(filter?: AuditFilter): Promise<AuditEvent[]> {
+    this.#check();
+    const resolved = resolveFilter(filter);
+    return this.#select(resolved, await this.#cursor(resolved), resolved.limit);
+  }
+
+  async *stream(filter?: AuditFilter): AsyncIterable<AuditEvent> {
+    this.#check();
+    const resolved = resolveFilter(filter);
+    let cursor = await this.#cursor(resolved);
+    let remaining = resolved.limit;
+    // Keyset pages on (time, id): constant memory, no transaction held open between pages, and
+    // rows inserted meanwhile never shift a page.
+    while (remaining === undefined || remaining > 0) {
+      const size = Math.min(PAGE, remaining ?? PAGE);
+      const page = await this.#select(resolved, cursor, size);
+      for (const e of page) yield e;
+      if (page.length < size) return;
+      const last = page[page.length - 1]!;
+      cursor = { time: last.time, id: last.id };
+      if (remaining !== undefined) remaining -= page.length;
+    }
+  }
+
+  async get(id: string): Promise<AuditEvent | undefined> {
+    const r = await this.#query<{ event: AuditEvent }>(
+      "get",
+      `SELECT event FROM ${this.#s}.events WHERE id = $1`,
+      [id],
+    );
+    return r.rows[0]?.event;
+  }
+
+  async count(filter?: AuditFilter): Promise<number> {
+    this.#check();
+    const resolved = resolveFilter(filter);
+    const { where, params } = filterToSql(resolved, await this.#cursor(resolved));
+    let sql = `SELECT count(*)::bigint AS n FROM ${this.#s}.events ${where}`;
+    if (resolved.limit !== undefined) {
+      params.push(resolved.limit);
+      sql = `SELECT count(*)::bigint AS n FROM (SELECT 1 FROM ${this.#s}.events ${where} LIMIT $${params.length}) t`;
+    }
+    const r = await this.#query<{ n: string }>("count", sql, params);
+    return Number(r.rows[0]!.n);
+  }
+
+  /** Deletes through the schema's `prune` function, the only way past the append-only trigger. */
+  async prune(options: PruneOptions): Promise<number> {
+    this.#check();
+    const { before, keep } = resolvePrune(options);
+    const r = await this.#query<{ n: string }>(
+      "prune",
+      `SELECT ${this.#s}.prune($1::timestamptz, $2::bigint) AS n`,
+      [before ?? null, keep ?? null],
+    );
+    return Number(r.rows[0]!.n);
+  }
+
+  /**
+   * Live tail through LISTEN/NOTIFY: one listening connection per store; each insert statement
+   * notifies, and subscribers read the new rows by their sequence number.
+   */
+  subscribe(filter: AuditFilter, onEvent: (event: AuditEvent) => void): () => void {
+    this.#check();
+    const resolved = resolveFilter(filter);
+    let last: number | undefined;
+    const seen = new Set<string>();
+    let running = false;
+    let again = false;
+    const pull = async () => {
+      if (running) {
+        again = true;
+        return;
+      }
+      running = true;
+      try {
+        do {
+          again = false;
+          if (last === undefined) {
+            const r = await this.#query<{ m: string }>(
+              "subscribe",
+              `SELECT coalesce(max(seq), 0) AS m FROM ${this.#s}.events`,
+            );
+            last = Number(r.rows[0]!.m);
+            continue;
+          }
+          // Sequence numbers are taken before commit, so a row can appear behind a newer one:
+          // look back a window and skip what was already delivered.
+          const r = await this.#query<{ seq: string; event: AuditEvent }>(
+            "subscribe",
+            `SELECT seq, event FROM ${this.#s}.events WHERE seq > $1 ORDER BY seq`,
+            [Math.max(0, last - 1000)],
+          );
+          for (const row of r.rows) {
+            last = Math.max(last, Number(row.seq));
+            if (seen.has(row.event.id)) continue;
+            seen.add(row.event.id);
+            if (eventMatches(resolved, row.event)) onEvent(row.event);
+          }
+          if (seen.size > 20_000) for (const id of [...seen].slice(0, 10_000)) seen.delete(id);
+        } while (again);
+      } catch {
+        // The next notification or poll tries again.
+      } finally {
+        running = false;
+      }
+    };
+    const wake = () => void pull();
+    void pull();
+    void this.#listen().then(
+      () => this.#listener?.subscribers.add(wake),
+      () => undefined,
+    );
+    // Notifications are lost while the listening connection is down; a slow poll covers that.
+    const timer = setInterval(wake, 2000);
+    timer.unref();
+    return () => {
+      clearInterval(timer);
+      this.#listener?.subscribers.delete(wake);
+    };
+  }
+
+  #listen(): Promise<void> {
+    this.#listening ??= (async () => {
+      await this.#prepare();
+      const client = await this.#pool.connect();
+      const subscribers = new Set<() => void>();
+      client.on("notification", (msg) => {
+        if (msg.payload === this.schema) for (const s of subscribers) s();
+      });
+      client.on("error", () => {
+        this.#listener = undefined;
+        this.#listening = undefined;
+      });
+      await client.query("LISTEN audit_events");
+      this.#listener = { client, subscribers };
+    })();
+    return this.#listening;
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    if (this.#listener) {
+      this.#listener.client.release(true);
+      this.#listener = undefined;
+    }
+    if (this.#owned) await this.#pool.end().catch(() => undefined);
+  }
+}
