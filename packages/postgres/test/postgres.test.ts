@@ -1,0 +1,340 @@
+import { mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { connect, createServer, type Server, type Socket } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { AuditConfigError, Auditor, openStore, StoreError, verifyChain } from "@audit/core";
+import { makeEvent, makeEvents } from "@audit/test-suite";
+import pg from "pg";
+import { afterAll, afterEach, describe, expect, it } from "vitest";
+import { createStoreFromUrl, PostgresStore, SCHEMA_VERSION } from "../src/index.js";
+import {
+  adminQuery,
+  dropSchema,
+  freshSchema,
+  PG_URL,
+  serverAvailable,
+  urlFor,
+} from "./postgres.js";
+
+const available = await serverAvailable();
+const d = available ? describe : describe.skip;
+const schemas: string[] = [];
+function schema(): string {
+  const s = freshSchema();
+  schemas.push(s);
+  return s;
+}
+const open: { close(): Promise<void> }[] = [];
+afterEach(async () => {
+  await Promise.all(open.splice(0).map((s) => s.close()));
+});
+afterAll(async () => {
+  for (const s of schemas) await dropSchema(s);
+});
+function store(
+  options: Partial<ConstructorParameters<typeof PostgresStore>[0]> = {},
+): PostgresStore {
+  const s = new PostgresStore({ connectionString: PG_URL, schema: schema(), ...options });
+  open.push(s);
+  return s;
+}
+
+d("opening", () => {
+  it("opens postgres:// and postgresql:// URLs through openStore, reading its own parameters", async () => {
+    const name = schema();
+    for (const scheme of ["postgres", "postgresql"]) {
+      const url = urlFor(name).replace(/^postgres(ql)?:/, `${scheme}:`);
+      const s = await openStore(url);
+      open.push(s);
+      expect(s.id).toBe("postgres");
+      expect((s as PostgresStore).schema).toBe(name);
+      await s.append(makeEvents(2));
+    }
+    expect(await (open[0] as PostgresStore).count()).toBe(4);
+    expect(() => createStoreFromUrl("postgres://x/db?maxConnections=none")).toThrow(
+      AuditConfigError,
+    );
+    expect(() => createStoreFromUrl("not a url")).toThrow(/not a valid URL/);
+    expect(() => new PostgresStore({ connectionString: PG_URL, schema: "bad-name; drop" })).toThrow(
+      /plain identifier/,
+    );
+  });
+
+  it("uses a pool you pass in and leaves it open", async () => {
+    const pool = new pg.Pool({ connectionString: PG_URL, max: 2 });
+    const s = new PostgresStore({ pool, schema: schema() });
+    await s.append(makeEvents(3));
+    await s.close();
+    const r = await pool.query(`SELECT count(*)::int AS n FROM "${s.schema}".events`);
+    expect(r.rows[0].n).toBe(3);
+    await pool.end();
+  });
+
+  it("says clearly when the server cannot be reached", async () => {
+    const s = new PostgresStore({
+      connectionString: "postgres://postgres@127.0.0.1:1/test",
+      connectTimeoutMs: 2000,
+    });
+    open.push(s);
+    const err = await s.append(makeEvents(1)).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(StoreError);
+    expect((err as Error).message).toBe(
+      "[audit] [postgres] cannot prepare the schema: cannot connect to 127.0.0.1:1 (ECONNREFUSED); check AUDIT_STORE or start PostgreSQL",
+    );
+  });
+});
+
+d("migrations", () => {
+  it("are applied once when many processes start at once", async () => {
+    const name = schema();
+    const stores = Array.from(
+      { length: 8 },
+      () => new PostgresStore({ connectionString: PG_URL, schema: name, maxConnections: 1 }),
+    );
+    open.push(...stores);
+    await Promise.all(stores.map((s) => s.count()));
+    const r = await adminQuery(`SELECT version FROM "${name}".schema_version`);
+    expect(r.rows).toEqual([{ version: SCHEMA_VERSION }]);
+  });
+
+  it("refuse a schema from a newer version", async () => {
+    const s = store();
+    await s.count();
+    await adminQuery(`INSERT INTO "${s.schema}".schema_version (version) VALUES (99)`);
+    const again = new PostgresStore({ connectionString: PG_URL, schema: s.schema });
+    open.push(again);
+    await expect(again.count()).rejects.toThrow(/version 99, newer/);
+  });
+});
+
+d("query plans", () => {
+  it("serve every filter from an index", async () => {
+    const s = store();
+    await s.append(
+      makeEvents(200, (i) => ({
+        sessionId: `s${i % 7}`,
+        runId: `r${i % 20}`,
+        actor: `a${i % 3}`,
+        risk: "high",
+      })),
+    );
+    const client = await s.pool.connect();
+    try {
+      await client.query("SET enable_seqscan = off");
+      const plan = async (where: string, params: unknown[]) => {
+        const r = await client.query(
+          `EXPLAIN SELECT event FROM "${s.schema}".events ${where} ORDER BY time, id LIMIT 100`,
+          params,
+        );
+        return r.rows.map((row: { "QUERY PLAN": string }) => row["QUERY PLAN"]).join("\n");
+      };
+      expect(await plan("WHERE session_id = $1", ["s1"])).toContain("events_session_idx");
+      expect(await plan("WHERE run_id = $1", ["r1"])).toContain("events_run_idx");
+      expect(await plan("WHERE actor = $1", ["a1"])).toContain("events_actor_idx");
+      expect(await plan("WHERE approval_id = $1", ["x"])).toContain("events_approval_idx");
+      expect(await plan("WHERE type >= $1 AND type < $2", ["tool.", "tool/"])).toMatch(
+        /events_(type|time)_idx/,
+      );
+      expect(await plan("WHERE (event -> 'data') @> $1::jsonb", ['{"tool":"search"}'])).toContain(
+        "events_data_idx",
+      );
+      expect(await plan("WHERE time >= $1", ["2026-01-01T00:00:00.000Z"])).toContain(
+        "events_time_idx",
+      );
+    } finally {
+      client.release();
+    }
+  });
+});
+
+d("append-only", () => {
+  it("refuses UPDATE, DELETE and TRUNCATE, and lets prune through", async () => {
+    const s = store();
+    await s.append(
+      makeEvents(10, (i) => ({ time: new Date(Date.UTC(2026, 0, 1, 0, 0, i)).toISOString() })),
+    );
+    const t = `"${s.schema}".events`;
+    await expect(adminQuery(`UPDATE ${t} SET type = 'forged'`)).rejects.toThrow(
+      /append-only: UPDATE/,
+    );
+    await expect(adminQuery(`DELETE FROM ${t}`)).rejects.toThrow(/append-only: DELETE/);
+    await expect(adminQuery(`TRUNCATE ${t}`)).rejects.toThrow(/append-only: TRUNCATE/);
+    expect(await s.count()).toBe(10);
+    expect(await s.prune({ before: new Date(Date.UTC(2026, 0, 1, 0, 0, 4)) })).toBe(4);
+    expect(await s.prune({ keep: 2 })).toBe(4);
+    expect(await s.count()).toBe(2);
+  });
+
+  it("works for a least-privilege role that may only INSERT and SELECT", async () => {
+    const owner = store();
+    await owner.count();
+    const role = `audit_writer_${owner.schema}`;
+    await adminQuery(`CREATE ROLE ${role} LOGIN`);
+    try {
+      const s = `"${owner.schema}"`;
+      await adminQuery(`GRANT USAGE ON SCHEMA ${s} TO ${role}`);
+      await adminQuery(`GRANT SELECT, INSERT ON ${s}.events TO ${role}`);
+      await adminQuery(`GRANT SELECT ON ${s}.schema_version TO ${role}`);
+      await adminQuery(`GRANT USAGE ON SEQUENCE ${s}.events_seq_seq TO ${role}`);
+      const u = new URL(PG_URL);
+      u.username = role;
+      u.password = "";
+      u.searchParams.set("schema", owner.schema);
+      const limited = await openStore(u.toString());
+      open.push(limited);
+      const audit = new Auditor({ store: limited, spool: false });
+      await audit.withRun({ agent: "bot" }, async (run) => {
+        await run.tool("search", { q: "x" }, () => 1);
+      });
+      await audit.close();
+      expect(await limited.count({ type: "tool.*" })).toBe(2);
+      expect((await verifyChain(limited)).ok).toBe(true);
+      const pool = (limited as PostgresStore).pool;
+      await expect(pool.query(`UPDATE ${s}.events SET type = 'x'`)).rejects.toThrow(
+        /permission denied/,
+      );
+      await expect(pool.query(`DELETE FROM ${s}.events`)).rejects.toThrow(/permission denied/);
+      await expect(limited.prune({ keep: 0 })).rejects.toThrow(/permission denied/);
+      await limited.close();
+    } finally {
+      await adminQuery(`DROP OWNED BY ${role}`);
+      await adminQuery(`DROP ROLE ${role}`);
+    }
+  });
+});
+
+d("live tail", () => {
+  it("delivers events written by another connection through LISTEN/NOTIFY", async () => {
+    const s = store();
+    await s.count();
+    const writer = new PostgresStore({ connectionString: PG_URL, schema: s.schema });
+    open.push(writer);
+    const got: string[] = [];
+    const stop = s.subscribe({ type: "tool.*" }, (e) => got.push(e.id));
+    await new Promise((r) => setTimeout(r, 300));
+    const events = makeEvents(5, (i) => ({ type: i % 2 ? "tool.end" : "note.x" }));
+    await writer.append(events);
+    for (let i = 0; i < 50 && got.length < 2; i++) await new Promise((r) => setTimeout(r, 20));
+    stop();
+    expect(got).toEqual(events.filter((e) => e.type === "tool.end").map((e) => e.id));
+  });
+});
+
+/** A TCP proxy in front of the server, so a test can make the server vanish for this client only. */
+function proxy(target: { host: string; port: number }) {
+  let server: Server | undefined;
+  const sockets = new Set<Socket>();
+  let port = 0;
+  return {
+    async start() {
+      server = createServer((client) => {
+        const upstream = connect(target.port, target.host);
+        sockets.add(client).add(upstream);
+        client.pipe(upstream).pipe(client);
+        const end = () => {
+          client.destroy();
+          upstream.destroy();
+        };
+        client.on("error", end).on("close", end);
+        upstream.on("error", end).on("close", end);
+      });
+      await new Promise<void>((r) => server!.listen(port, "127.0.0.1", () => r()));
+      port = (server!.address() as { port: number }).port;
+      return port;
+    },
+    async stop() {
+      for (const s of sockets) s.destroy();
+      sockets.clear();
+      await new Promise<void>((r) => (server ? server.close(() => r()) : r()));
+    },
+  };
+}
+
+d("a server that goes away", () => {
+  it("spools while it is gone and delivers every event exactly once when it is back", async () => {
+    const target = new URL(PG_URL);
+    const p = proxy({ host: target.hostname, port: Number(target.port || 5432) });
+    const port = await p.start();
+    const via = new URL(PG_URL);
+    via.port = String(port);
+    const name = schema();
+    const s = new PostgresStore({
+      connectionString: via.toString(),
+      schema: name,
+      connectTimeoutMs: 1000,
+    });
+    open.push(s);
+    const spool = mkdtempSync(join(tmpdir(), "audit-pg-spool-"));
+    const errors: string[] = [];
+    const audit = new Auditor({
+      store: s,
+      spool,
+      retry: { attempts: 2, initialDelayMs: 20, maxDelayMs: 100 },
+      onError: (e) => errors.push(e.message),
+    });
+    const ids: string[] = [];
+    const record = (n: number) => {
+      for (let i = 0; i < n; i++)
+        ids.push(audit.record({ type: "work.step", data: { i: ids.length } }).id);
+    };
+    record(300);
+    await audit.flush();
+    await p.stop();
+    record(300);
+    const during = await audit.flush();
+    expect(during.spooled).toBe(300);
+    expect(readdirSync(spool).length).toBeGreaterThan(0);
+    expect(errors.some((m) => /ECONNREFUSED|cannot connect|terminat|Connection/i.test(m))).toBe(
+      true,
+    );
+    await p.start();
+    record(300);
+    for (
+      let i = 0;
+      i < 200 && (!audit.stats().storeHealthy || readdirSync(spool).length > 0);
+      i++
+    ) {
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    await audit.close();
+    const check = new PostgresStore({ connectionString: PG_URL, schema: name });
+    open.push(check);
+    const stored = await check.query({ type: "work.step" });
+    expect(stored).toHaveLength(900);
+    expect(new Set(stored.map((e) => e.id))).toEqual(new Set(ids));
+    expect((await verifyChain(check)).problems).toEqual([]);
+    rmSync(spool, { recursive: true, force: true });
+  }, 60_000);
+
+  it("recovers when the server kills its connections mid-run", async () => {
+    const s = store({ maxConnections: 2 });
+    const audit = new Auditor({
+      store: s,
+      spool: false,
+      retry: { attempts: 5, initialDelayMs: 20 },
+    });
+    const ids: string[] = [];
+    for (let round = 0; round < 5; round++) {
+      for (let i = 0; i < 200; i++)
+        ids.push(audit.record({ type: "work.step", data: { round, i } }).id);
+      await adminQuery(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'audit' AND pid <> pg_backend_pid()",
+      );
+      await audit.flush();
+    }
+    await audit.close();
+    expect(audit.stats().lost).toBe(0);
+    const stored = await s.query({ type: "work.step" });
+    expect(stored.map((e) => e.id).sort()).toEqual([...ids].sort());
+  }, 60_000);
+});
+
+d("idempotency", () => {
+  it("never overwrites: a forged event with a stored id is ignored", async () => {
+    const s = store();
+    const e = makeEvent({ data: { amount: 10 } });
+    await s.append([e]);
+    await s.append([{ ...e, data: { amount: 10_000 } }]);
+    expect((await s.get(e.id))?.data).toEqual({ amount: 10 });
+  });
+});
