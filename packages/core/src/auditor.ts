@@ -128,8 +128,9 @@ export interface AuditorOptions {
   /** Limits of payload normalisation. */
   normalize?: NormalizeOptions;
   /**
-   * Gives the active trace context so events recorded inside a span carry its trace id.
-   * `@audit/otel` provides one.
+   * Gives the active trace context so events recorded inside a span carry its trace id, and a run
+   * started inside one records that span as its `parentSpanId`. `@audit/otel` provides one
+   * (`otelTraceContext`).
    */
   traceContext?: () => { traceId?: string; spanId?: string } | undefined;
   /**
@@ -378,10 +379,17 @@ export class Auditor {
     if (input.parentSpanId !== undefined) event.parentSpanId = String(input.parentSpanId);
     let traceId = input.traceId;
     if (traceId === undefined && this.#traceContext) {
+      let active: { traceId?: string; spanId?: string } | undefined;
       try {
-        traceId = this.#traceContext()?.traceId;
+        active = this.#traceContext();
       } catch {
-        traceId = undefined;
+        active = undefined;
+      }
+      traceId = active?.traceId;
+      // A run (or a lone event) recorded inside an active span happens inside that span.
+      const opensOperation = input.runId === undefined || input.type === "run.start";
+      if (active?.spanId !== undefined && input.parentSpanId === undefined && opensOperation) {
+        event.parentSpanId = String(active.spanId);
       }
     }
     if (traceId !== undefined) event.traceId = String(traceId);

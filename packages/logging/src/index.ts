@@ -1,0 +1,8 @@
+export {
+  createExporterFromEnv,
+  type LeveledLogger,
+  LoggingExporter,
+  type LoggingExporterOptions,
+  type LogLevel,
+  logRecord,
+} from "./logging-exporter.js";
