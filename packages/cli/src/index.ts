@@ -1,0 +1,2 @@
+export { type CliIo, main } from "./cli.js";
+export { CSV_COLUMNS, csvHeader, csvRow, type Format, summarize, table } from "./format.js";
