@@ -309,6 +309,9 @@ async function tail(args: string[], io: CliIo): Promise<number> {
     if (!values.follow) return 0;
     const interrupted =
       io.interrupted ?? new Promise<void>((r) => process.once("SIGINT", () => r()));
+    // Stores keep their polling timers from holding a process open; following must hold it.
+    const keepAlive = setInterval(() => undefined, 1 << 30);
+    void interrupted.then(() => clearInterval(keepAlive));
     let last =
       recent[recent.length - 1]?.id ?? (await store.query({ order: "desc", limit: 1 }))[0]?.id;
     if (store.capabilities.subscribe && store.subscribe) {
