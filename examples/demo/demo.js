@@ -3,7 +3,8 @@
 // demo writes a fresh SQLite file, demo-audit.db, next to this script.
 import { rmSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { createAuditor, formatPretty, verifyChain } from "@audit/core";
+import { main } from "@audit/cli";
+import { createAuditor } from "@audit/core";
 
 const defaultFile = fileURLToPath(new URL("./demo-audit.db", import.meta.url));
 if (!process.env.AUDIT_STORE)
@@ -97,16 +98,22 @@ run.action({
 });
 await run.end({ output: `refunded ${order.total} after approval by ${decision.data.resolvedBy}` });
 
-await audit.flush();
-const events = await audit.store.query();
-console.log(`The audit trail (${events.length} events in ${audit.store.id}, ${storeUrl}):\n`);
-for (const e of events) console.log(formatPretty(e));
-const stats = audit.stats();
-console.log(`\nrecorded ${stats.recorded}, stored ${stats.stored}, lost ${stats.lost}`);
-const report = await verifyChain(audit.store);
-console.log(
-  `hash chains: ${report.chains.length}, events checked: ${report.events}, problems: ${report.problems.length}`,
-);
-for (const p of report.problems) console.log(`  ${p.kind}: ${p.message}`);
 await audit.close();
-if (stats.lost > 0 || !report.ok) process.exitCode = 1;
+const stats = audit.stats();
+
+// What a person would type next: the trail through the audit command, then its verification.
+const io = { stdout: process.stdout, stderr: process.stderr, env: process.env };
+if (storeUrl.startsWith("memory:") || storeUrl.startsWith("null:")) {
+  console.log(
+    "(the trail lived in memory and is gone; set AUDIT_STORE to a persistent store to query it)",
+  );
+} else {
+  console.log(`\n$ audit query --store ${storeUrl} --format table --limit 1000\n`);
+  await main(["query", "--store", storeUrl, "--format", "table", "--limit", "1000"], io);
+  console.log(`\n$ audit run ${run.runId}\n`);
+  await main(["run", run.runId, "--store", storeUrl], io);
+  console.log(`\n$ audit verify --store ${storeUrl} --require-closed\n`);
+  process.exitCode = await main(["verify", "--store", storeUrl, "--require-closed"], io);
+}
+console.log(`\nrecorded ${stats.recorded}, stored ${stats.stored}, lost ${stats.lost}`);
+if (stats.lost > 0) process.exitCode = 1;
