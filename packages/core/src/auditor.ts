@@ -23,10 +23,10 @@ import type { AuditStore, PruneOptions } from "./store.js";
 import { isEventTime } from "./validate.js";
 
 /**
- * A step every event passes through after it is stamped, normalised and privacy-filtered, before
- * it is queued (and before it is sealed into the hash chain, which happens when it is written, so
- * the chain covers exactly what is stored). A processor must be synchronous and must not throw; if
- * it does, the event's payload is replaced by an error marker rather than stored unprocessed.
+ * A step every event passes through in `record()`, after it is stamped and normalised. Privacy and
+ * the hash chain come later, when the event leaves the queue, so they see what processors produced
+ * and the chain covers exactly what is stored. A processor must be synchronous and must not throw;
+ * if it does, the event's payload is replaced by an error marker rather than stored unprocessed.
  */
 export interface EventProcessor {
   /** Name used in error reports. */
@@ -112,7 +112,7 @@ export interface AuditorOptions {
    * @default "./.audit-spool"
    */
   spool?: string | false;
-  /** Your own steps applied to each event after privacy, before it is queued. */
+  /** Your own steps applied to each event in `record()`, before privacy and the chain. */
   processors?: readonly EventProcessor[];
   /**
    * Privacy of payloads: modes, secret scrubbing, size caps, model-content capture. `false` turns
@@ -399,10 +399,7 @@ export class Auditor {
 
   #process(event: AuditEvent): AuditEvent {
     let current = event;
-    const steps: readonly EventProcessor[] = this.#privacy
-      ? [{ name: "privacy", process: (e) => this.#privacy!.apply(e) }, ...this.#processors]
-      : this.#processors;
-    for (const p of steps) {
+    for (const p of this.#processors) {
       try {
         current = p.process(current);
       } catch (err) {
@@ -523,6 +520,7 @@ export class Auditor {
    */
   #seal(recorded: AuditEvent[]): AuditEvent[] {
     const sealer = this.#sealer;
+    if (this.#privacy) for (const e of recorded) if (e.chain === undefined) this.#applyPrivacy(e);
     if (!sealer) return recorded;
     const out: AuditEvent[] = [];
     for (const e of recorded) {
@@ -532,6 +530,19 @@ export class Auditor {
     }
     this.#armIdleCheckpoint();
     return out;
+  }
+
+  // Privacy runs here, as events leave the queue and before anything is hashed, written, spooled
+  // or exported, rather than inside record(): scrubbing every string is the costliest step of an
+  // event, and here it stays off the agent's path. The event object is changed in place, so the
+  // one record() returned shows what was stored.
+  #applyPrivacy(e: AuditEvent): void {
+    try {
+      e.data = this.#privacy!.apply(e).data;
+    } catch (err) {
+      e.data = { $processorError: `privacy: ${String((err as Error)?.message ?? err)}` };
+      this.#report(new AuditError(`[audit] privacy failed on ${e.type}`, { cause: err }));
+    }
   }
 
   // A sealed checkpoint of the current head; it also goes to the witness.

@@ -100,6 +100,10 @@ export const SECRET_PATTERNS: readonly SecretPattern[] = [
   },
 ];
 
+// Every built-in detector needs one of these substrings: one test rules out most strings at once.
+const SECRET_HINT =
+  /sk-|[sprk]k_|AKIA|ASIA|ABIA|ACCA|gh[pousr]_|github_pat_|glpat-|AIza|xox|hf_|eyJ|PRIVATE KEY|bearer|basic|token|:\/\/|pass|pwd|secret|api[_-]?key|aws_/i;
+
 /** Object keys whose string values are secrets whatever they look like. */
 export const SECRET_KEY_PATTERN =
   /^(?:.*[_-])?(?:password|passwd|pwd|passphrase|secret|token|api[_-]?key|apikey|access[_-]?key|secret[_-]?key|private[_-]?key|client[_-]?secret|authorization|auth|cookie|set-cookie|credentials?|session[_-]?token|refresh[_-]?token|access[_-]?token|id[_-]?token|x-api-key)$/i;
@@ -109,8 +113,16 @@ const CAMEL_SECRET =
 
 /** True for an object key whose (string) value must be redacted, e.g. `password`, `apiKey`, `x-api-key`. */
 export function isSecretKey(key: string): boolean {
-  return SECRET_KEY_PATTERN.test(key) || CAMEL_SECRET.test(key);
+  let known = secretKeyCache.get(key);
+  if (known === undefined) {
+    known = SECRET_KEY_PATTERN.test(key) || CAMEL_SECRET.test(key);
+    // Payload keys repeat from event to event; the cache stays small for any sane schema.
+    if (secretKeyCache.size < 10_000) secretKeyCache.set(key, known);
+  }
+  return known;
 }
+
+const secretKeyCache = new Map<string, boolean>();
 
 /**
  * Replaces every secret the detectors find in `text` with `[REDACTED:<name>]`. A detector's first
@@ -120,6 +132,7 @@ export function scrubString(
   text: string,
   patterns: readonly SecretPattern[] = SECRET_PATTERNS,
 ): string {
+  if (patterns === SECRET_PATTERNS && !SECRET_HINT.test(text)) return text;
   let out = text;
   for (const { name, pattern } of patterns) {
     pattern.lastIndex = 0;
@@ -160,6 +173,8 @@ export class PrivacyFilter {
   readonly #extraKeys: RegExp | undefined;
   readonly #maxString: number;
   readonly #maxBytes: number;
+  // Characters seen by the last #clean walk: a cheap upper estimate of the payload's size.
+  #size = 0;
 
   constructor(options: PrivacyOptions = {}) {
     const modes: PrivacyMode[] = ["full", "keys-only", "hashed", "none"];
@@ -220,16 +235,20 @@ export class PrivacyFilter {
   /** The privacy-processed copy of an event's payload. */
   apply(event: AuditEvent): AuditEvent {
     const type = event.type;
+    this.#size = 0;
     const data = this.#clean(event.data as Record<string, JsonValue>, this.#maxString) as Record<
       string,
       JsonValue
     >;
     const typeMode = this.#typeMode(type);
+    const dropContent = !this.#captureContent && type.startsWith("llm.");
+    if (typeMode === "full" && this.#fields.length === 0 && !dropContent) {
+      return { ...event, data: this.#cap(data) };
+    }
     const out: Record<string, JsonValue> = {};
     for (const [k, v] of Object.entries(data)) {
       let mode: PrivacyMode = CONTENT_FIELDS.includes(k) ? typeMode : "full";
-      if (!this.#captureContent && type.startsWith("llm.") && (k === "input" || k === "output"))
-        mode = "none";
+      if (dropContent && (k === "input" || k === "output")) mode = "none";
       const value = this.#applyFields(type, [k], v, mode);
       if (value !== undefined) out[k] = value;
     }
@@ -314,7 +333,9 @@ export class PrivacyFilter {
   // Scrubs secrets, then caps string lengths, in one walk. Scrubbing first means a secret is never
   // cut in half by the cap and left recognisable to a reader but not to the detectors.
   #clean(value: JsonValue, maxString: number): JsonValue {
+    this.#size += 8;
     if (typeof value === "string") {
+      this.#size += value.length;
       const s = this.#patterns ? scrubString(value, this.#patterns) : value;
       return s.length <= maxString
         ? s
@@ -324,6 +345,7 @@ export class PrivacyFilter {
     if (Array.isArray(value)) return value.map((v) => this.#clean(v, maxString));
     const out: Record<string, JsonValue> = {};
     for (const [k, v] of Object.entries(value)) {
+      this.#size += k.length;
       // A secret-named key hides any non-numeric value; counts such as inputTokens stay numbers.
       const secretKey =
         this.#patterns !== undefined && (isSecretKey(k) || this.#extraKeys?.test(k) === true);
@@ -335,6 +357,9 @@ export class PrivacyFilter {
   }
 
   #cap(data: Record<string, JsonValue>): Record<string, JsonValue> {
+    // The walk counted characters and punctuation; JSON of that can exceed it only by escapes and
+    // multi-byte characters, so far below the cap the exact measure is not needed.
+    if (this.#size * 3 < this.#maxBytes) return data;
     let text = JSON.stringify(data);
     if (Buffer.byteLength(text) <= this.#maxBytes) return data;
     let out = data;

@@ -1,0 +1,77 @@
+// Small helpers for the benchmark harness: fixed event shapes, a seeded random source, timing.
+import { monitorEventLoopDelay } from "node:perf_hooks";
+
+/** mulberry32: the same sequence on every run. */
+export function seeded(seed) {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const WORDS = "refund order customer invoice shipping address policy approve deny search lookup ticket agent".split(" ");
+
+function words(rand, n) {
+  let s = "";
+  for (let i = 0; i < n; i++) s += (i ? " " : "") + WORDS[Math.floor(rand() * WORDS.length)];
+  return s;
+}
+
+/** A small tool event input: about 300 bytes once stamped and chained. */
+export function smallInput(rand, i) {
+  return {
+    type: "tool.start",
+    sessionId: `s-${i % 50}`,
+    runId: `r-${i % 500}`,
+    actor: "support-bot",
+    data: { tool: "lookup_order", callId: `c-${i}`, args: { orderId: `A-${1000 + (i % 9000)}`, q: words(rand, 3) } },
+  };
+}
+
+/** A large model event input: about 4 KB. */
+export function largeInput(rand, i) {
+  return {
+    type: "llm.end",
+    sessionId: `s-${i % 50}`,
+    runId: `r-${i % 500}`,
+    actor: "support-bot",
+    data: {
+      model: "gpt-x",
+      provider: "openai",
+      inputTokens: 900 + (i % 100),
+      outputTokens: 200,
+      durationMs: 850,
+      summary: words(rand, 600).slice(0, 3900),
+    },
+  };
+}
+
+/** Wall-clock milliseconds of an async function. */
+export async function timed(fn) {
+  const t = performance.now();
+  const r = await fn();
+  return { ms: performance.now() - t, result: r };
+}
+
+/** Runs `fn` under an event-loop delay monitor; returns p99 and max delay in ms. */
+export async function loopDelay(fn) {
+  const h = monitorEventLoopDelay({ resolution: 1 });
+  h.enable();
+  await fn();
+  h.disable();
+  return { p99: h.percentile(99) / 1e6, max: h.max / 1e6 };
+}
+
+export function median(values) {
+  const s = [...values].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)];
+}
+
+export const fmt = {
+  n: (v) => (v >= 100 ? Math.round(v).toLocaleString("en-US") : v.toFixed(v >= 10 ? 1 : 2)),
+  ratio: (v) => `${v.toFixed(2)}×`,
+};
