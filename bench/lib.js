@@ -13,7 +13,10 @@ export function seeded(seed) {
   };
 }
 
-const WORDS = "refund order customer invoice shipping address policy approve deny search lookup ticket agent".split(" ");
+const WORDS =
+  "refund order customer invoice shipping address policy approve deny search lookup ticket agent".split(
+    " ",
+  );
 
 function words(rand, n) {
   let s = "";
@@ -28,7 +31,11 @@ export function smallInput(rand, i) {
     sessionId: `s-${i % 50}`,
     runId: `r-${i % 500}`,
     actor: "support-bot",
-    data: { tool: "lookup_order", callId: `c-${i}`, args: { orderId: `A-${1000 + (i % 9000)}`, q: words(rand, 3) } },
+    data: {
+      tool: "lookup_order",
+      callId: `c-${i}`,
+      args: { orderId: `A-${1000 + (i % 9000)}`, q: words(rand, 3) },
+    },
   };
 }
 

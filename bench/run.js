@@ -1,6 +1,15 @@
 // The benchmark harness: every figure next to a baseline measured in the same process run.
 // Writes bench/RESULTS.md. Scale with BENCH_EVENTS (rows in the query stores; default 1,000,000).
-import { appendFileSync, closeSync, fsyncSync, mkdtempSync, openSync, readFileSync, rmSync, writeSync } from "node:fs";
+import {
+  appendFileSync,
+  closeSync,
+  fsyncSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  rmSync,
+  writeSync,
+} from "node:fs";
 import { cpus, tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
 import { Writable } from "node:stream";
@@ -24,10 +33,20 @@ const notes = [];
 const admin = new pg.Pool({ connectionString: PG_URL, max: 2 });
 const schemas = [];
 
-function row(section, workload, figure, unit, baselineName, baseline, { higherIsBetter = true, target } = {}) {
+function row(
+  section,
+  workload,
+  figure,
+  unit,
+  baselineName,
+  baseline,
+  { higherIsBetter = true, target } = {},
+) {
   const ratio = baseline ? (higherIsBetter ? figure / baseline : baseline / figure) : undefined;
   rows.push({ section, workload, figure, unit, baselineName, baseline, ratio, target });
-  console.log(`${workload}: ${fmt.n(figure)} ${unit}${baseline ? ` | ${baselineName}: ${fmt.n(baseline)} | ${fmt.ratio(ratio)}` : ""}`);
+  console.log(
+    `${workload}: ${fmt.n(figure)} ${unit}${baseline ? ` | ${baselineName}: ${fmt.n(baseline)} | ${fmt.ratio(ratio)}` : ""}`,
+  );
 }
 
 /** Events stamped like the auditor stamps them, for the raw-driver baselines. */
@@ -49,7 +68,13 @@ async function freshSchema() {
 
 // Records `n` events through an auditor as fast as the agent can, then waits until all are stored.
 async function throughAuditor(store, n, options = {}) {
-  const audit = new Auditor({ store, spool: false, batch: { maxQueue: 2_000_000, maxEvents: 512 }, onError: (e) => notes.push(e.message), ...options });
+  const audit = new Auditor({
+    store,
+    spool: false,
+    batch: { maxQueue: 2_000_000, maxEvents: 512 },
+    onError: (e) => notes.push(e.message),
+    ...options,
+  });
   const rand = seeded(2);
   const { ms } = await timed(async () => {
     for (let i = 0; i < n; i++) {
@@ -92,11 +117,30 @@ async function recordCost() {
     }
     return median(perChunk.slice(20));
   };
-  for (const [label, shape] of [["small tool event", smallInput], ["large model event", largeInput]]) {
+  for (const [label, shape] of [
+    ["small tool event", smallInput],
+    ["large model event", largeInput],
+  ]) {
     const base = await pinoCost(shape);
     const opts = { store: new NullStore(), spool: false, batch: { maxQueue: 1_000_000 } };
-    row("record()", `record(), ${label}, chain + privacy (default)`, await measure(new Auditor(opts), shape), "ns/event", "pino logger.info", base, { higherIsBetter: false, target: "< 2,000 ns" });
-    row("record()", `record(), ${label}, no chain, no privacy`, await measure(new Auditor({ ...opts, integrity: false, privacy: false }), shape), "ns/event", "pino logger.info", base, { higherIsBetter: false, target: "< 2,000 ns" });
+    row(
+      "record()",
+      `record(), ${label}, chain + privacy (default)`,
+      await measure(new Auditor(opts), shape),
+      "ns/event",
+      "pino logger.info",
+      base,
+      { higherIsBetter: false, target: "< 2,000 ns" },
+    );
+    row(
+      "record()",
+      `record(), ${label}, no chain, no privacy`,
+      await measure(new Auditor({ ...opts, integrity: false, privacy: false }), shape),
+      "ns/event",
+      "pino logger.info",
+      base,
+      { higherIsBetter: false, target: "< 2,000 ns" },
+    );
   }
 }
 
@@ -108,7 +152,10 @@ async function loopAt20k(name, makeStore) {
     let i = 0;
     await new Promise((resolve) => {
       const timer = setInterval(() => {
-        for (let k = 0; k < 100; k++) audit?.record(smallInput(rand, i++));
+        for (let k = 0; k < 100; k++) {
+          const input = smallInput(rand, i++);
+          audit?.record(input);
+        }
         if (i >= seconds * 20_000) {
           clearInterval(timer);
           resolve();
@@ -123,7 +170,15 @@ async function loopAt20k(name, makeStore) {
   const d = await loopDelay(() => produce(audit));
   await audit.close();
   await store.close();
-  row("event loop", `event-loop delay p99 at 20k events/s into ${name}`, d.p99, "ms", "same loop, no recording", base.p99, { higherIsBetter: false, target: "< 10 ms" });
+  row(
+    "event loop",
+    `event-loop delay p99 at 20k events/s into ${name}`,
+    d.p99,
+    "ms",
+    "same loop, no recording",
+    base.p99,
+    { higherIsBetter: false, target: "< 10 ms" },
+  );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -131,7 +186,10 @@ async function sqliteThroughput() {
   const N = 100_000;
   const file = (n) => join(work, `t-${n}.db`);
   const viaAuditor = await throughAuditor(new SqliteStore({ filename: file("a") }), N);
-  const viaAuditorPlain = await throughAuditor(new SqliteStore({ filename: file("b") }), N, { integrity: false, privacy: false });
+  const viaAuditorPlain = await throughAuditor(new SqliteStore({ filename: file("b") }), N, {
+    integrity: false,
+    privacy: false,
+  });
   // The raw driver: same schema (made by the store), same rows, same batch size, one transaction each.
   new SqliteStore({ filename: file("raw"), writeThread: false }).close();
   const db = new Database(file("raw"));
@@ -141,7 +199,20 @@ async function sqliteThroughput() {
     "INSERT OR IGNORE INTO audit_events (id, time, type, actor, session_id, run_id, approval_id, risk_level, chain_id, chain_seq, body) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
   );
   const tx = db.transaction((batch) => {
-    for (const e of batch) insert.run(e.id, e.time, e.type, e.actor, e.sessionId, e.runId, null, null, null, null, JSON.stringify(e));
+    for (const e of batch)
+      insert.run(
+        e.id,
+        e.time,
+        e.type,
+        e.actor,
+        e.sessionId,
+        e.runId,
+        null,
+        null,
+        null,
+        null,
+        JSON.stringify(e),
+      );
   });
   const events = stamped(N);
   const raw = await timed(async () => {
@@ -150,20 +221,64 @@ async function sqliteThroughput() {
   const rawRate = (N / raw.ms) * 1000;
   const naiveN = 2000;
   const naive = await timed(async () => {
-    for (const e of stamped(naiveN, smallInput, 9)) insert.run(e.id, e.time, e.type, e.actor, e.sessionId, e.runId, null, null, null, null, JSON.stringify(e));
+    for (const e of stamped(naiveN, smallInput, 9))
+      insert.run(
+        e.id,
+        e.time,
+        e.type,
+        e.actor,
+        e.sessionId,
+        e.runId,
+        null,
+        null,
+        null,
+        null,
+        JSON.stringify(e),
+      );
   });
   const naiveRate = (naiveN / naive.ms) * 1000;
   db.close();
-  row("throughput", "SQLite through the auditor (chain + privacy)", viaAuditor, "events/s", "raw better-sqlite3, same schema and batches", rawRate, { target: "≥ 70% of raw" });
-  row("throughput", "SQLite through the auditor (no chain, no privacy)", viaAuditorPlain, "events/s", "raw better-sqlite3, same schema and batches", rawRate, { target: "≥ 85% of raw" });
-  row("throughput", "SQLite through the auditor (chain + privacy)", viaAuditor, "events/s", "naive: one INSERT per event", naiveRate, { target: "≥ 20×" });
+  row(
+    "throughput",
+    "SQLite through the auditor (chain + privacy)",
+    viaAuditor,
+    "events/s",
+    "raw better-sqlite3, same schema and batches",
+    rawRate,
+    { target: "≥ 70% of raw" },
+  );
+  row(
+    "throughput",
+    "SQLite through the auditor (no chain, no privacy)",
+    viaAuditorPlain,
+    "events/s",
+    "raw better-sqlite3, same schema and batches",
+    rawRate,
+    { target: "≥ 85% of raw" },
+  );
+  row(
+    "throughput",
+    "SQLite through the auditor (chain + privacy)",
+    viaAuditor,
+    "events/s",
+    "naive: one INSERT per event",
+    naiveRate,
+    { target: "≥ 20×" },
+  );
 }
 
 async function jsonlThroughput() {
   const N = 100_000;
   const viaAuditor = await throughAuditor(new JsonlStore({ dir: join(work, "j-a") }), N);
-  const viaAuditorNoSync = await throughAuditor(new JsonlStore({ dir: join(work, "j-b"), fsync: "never" }), N);
-  const viaAuditorPlain = await throughAuditor(new JsonlStore({ dir: join(work, "j-c"), fsync: "never" }), N, { integrity: false, privacy: false });
+  const viaAuditorNoSync = await throughAuditor(
+    new JsonlStore({ dir: join(work, "j-b"), fsync: "never" }),
+    N,
+  );
+  const viaAuditorPlain = await throughAuditor(
+    new JsonlStore({ dir: join(work, "j-c"), fsync: "never" }),
+    N,
+    { integrity: false, privacy: false },
+  );
   const events = stamped(N);
   // pino writing the same records to a file (asynchronous SonicBoom), until flushed.
   const pinoFile = join(work, "pino.log");
@@ -192,20 +307,60 @@ async function jsonlThroughput() {
   closeSync(fd);
   const naiveN = 20_000;
   const naive = await timed(async () => {
-    for (const e of events.slice(0, naiveN)) appendFileSync(join(work, "naive.jsonl"), JSON.stringify(e) + "\n");
+    for (const e of events.slice(0, naiveN))
+      appendFileSync(join(work, "naive.jsonl"), JSON.stringify(e) + "\n");
   });
-  row("throughput", "JSONL through the auditor (fsync per batch, chain + privacy)", viaAuditor, "events/s", "raw O_APPEND write + fsync per 512", (N / raw.ms) * 1000, { target: "≥ 70% of raw" });
-  row("throughput", "JSONL through the auditor (no fsync, chain + privacy)", viaAuditorNoSync, "events/s", "pino to a file, same records", pinoRate, { target: "≥ pino" });
-  row("throughput", "JSONL through the auditor (no fsync, no chain, no privacy)", viaAuditorPlain, "events/s", "pino to a file, same records", pinoRate, { target: "≥ pino" });
-  row("throughput", "JSONL through the auditor (fsync per batch, chain + privacy)", viaAuditor, "events/s", "naive: one append per event, no fsync", (naiveN / naive.ms) * 1000, { target: "≥ 20×" });
+  row(
+    "throughput",
+    "JSONL through the auditor (fsync per batch, chain + privacy)",
+    viaAuditor,
+    "events/s",
+    "raw O_APPEND write + fsync per 512",
+    (N / raw.ms) * 1000,
+    { target: "≥ 70% of raw" },
+  );
+  row(
+    "throughput",
+    "JSONL through the auditor (no fsync, chain + privacy)",
+    viaAuditorNoSync,
+    "events/s",
+    "pino to a file, same records",
+    pinoRate,
+    { target: "≥ pino" },
+  );
+  row(
+    "throughput",
+    "JSONL through the auditor (no fsync, no chain, no privacy)",
+    viaAuditorPlain,
+    "events/s",
+    "pino to a file, same records",
+    pinoRate,
+    { target: "≥ pino" },
+  );
+  row(
+    "throughput",
+    "JSONL through the auditor (fsync per batch, chain + privacy)",
+    viaAuditor,
+    "events/s",
+    "naive: one append per event, no fsync",
+    (naiveN / naive.ms) * 1000,
+    { target: "≥ 20×" },
+  );
 }
 
 async function postgresThroughput() {
   const N = 100_000;
   const s1 = await freshSchema();
   const s2 = await freshSchema();
-  const viaAuditor = await throughAuditor(new PostgresStore({ connectionString: PG_URL, schema: s1 }), N);
-  const viaAuditorPlain = await throughAuditor(new PostgresStore({ connectionString: PG_URL, schema: s2 }), N, { integrity: false, privacy: false });
+  const viaAuditor = await throughAuditor(
+    new PostgresStore({ connectionString: PG_URL, schema: s1 }),
+    N,
+  );
+  const viaAuditorPlain = await throughAuditor(
+    new PostgresStore({ connectionString: PG_URL, schema: s2 }),
+    N,
+    { integrity: false, privacy: false },
+  );
   const s3 = await freshSchema();
   const prep = new PostgresStore({ connectionString: PG_URL, schema: s3 });
   await prep.count();
@@ -218,25 +373,64 @@ async function postgresThroughput() {
   const raw = await timed(async () => {
     for (let i = 0; i < N; i += 512) {
       const b = events.slice(i, i + 512);
-      await client.query(sql, [b.map((e) => e.id), b.map((e) => e.time), b.map((e) => e.type), b.map((e) => e.actor), b.map((e) => e.sessionId), b.map((e) => e.runId), b.map((e) => JSON.stringify(e))]);
+      await client.query(sql, [
+        b.map((e) => e.id),
+        b.map((e) => e.time),
+        b.map((e) => e.type),
+        b.map((e) => e.actor),
+        b.map((e) => e.sessionId),
+        b.map((e) => e.runId),
+        b.map((e) => JSON.stringify(e)),
+      ]);
     }
   });
   const naiveN = 3000;
   const naive = await timed(async () => {
     for (const e of stamped(naiveN, smallInput, 7)) {
-      await client.query(`INSERT INTO "${s3}".events (id, time, type, actor, session_id, run_id, event) VALUES ($1,$2,$3,$4,$5,$6,$7) ON CONFLICT (id) DO NOTHING`, [e.id, e.time, e.type, e.actor, e.sessionId, e.runId, JSON.stringify(e)]);
+      await client.query(
+        `INSERT INTO "${s3}".events (id, time, type, actor, session_id, run_id, event) VALUES ($1,$2,$3,$4,$5,$6,$7) ON CONFLICT (id) DO NOTHING`,
+        [e.id, e.time, e.type, e.actor, e.sessionId, e.runId, JSON.stringify(e)],
+      );
     }
   });
   await client.end();
   const rawRate = (N / raw.ms) * 1000;
-  row("throughput", "PostgreSQL through the auditor (chain + privacy)", viaAuditor, "events/s", "raw pg, same schema, unnest batches of 512", rawRate, { target: "≥ 70% of raw" });
-  row("throughput", "PostgreSQL through the auditor (no chain, no privacy)", viaAuditorPlain, "events/s", "raw pg, same schema, unnest batches of 512", rawRate, { target: "≥ 85% of raw" });
-  row("throughput", "PostgreSQL through the auditor (chain + privacy)", viaAuditor, "events/s", "naive: one INSERT per event", (naiveN / naive.ms) * 1000, { target: "≥ 20×" });
+  row(
+    "throughput",
+    "PostgreSQL through the auditor (chain + privacy)",
+    viaAuditor,
+    "events/s",
+    "raw pg, same schema, unnest batches of 512",
+    rawRate,
+    { target: "≥ 70% of raw" },
+  );
+  row(
+    "throughput",
+    "PostgreSQL through the auditor (no chain, no privacy)",
+    viaAuditorPlain,
+    "events/s",
+    "raw pg, same schema, unnest batches of 512",
+    rawRate,
+    { target: "≥ 85% of raw" },
+  );
+  row(
+    "throughput",
+    "PostgreSQL through the auditor (chain + privacy)",
+    viaAuditor,
+    "events/s",
+    "naive: one INSERT per event",
+    (naiveN / naive.ms) * 1000,
+    { target: "≥ 20×" },
+  );
 }
 
 // ---------------------------------------------------------------------------------------------
 async function otel() {
-  const provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor({ export: (_s, cb) => cb({ code: 0 }), shutdown: async () => {} })] });
+  const provider = new BasicTracerProvider({
+    spanProcessors: [
+      new SimpleSpanProcessor({ export: (_s, cb) => cb({ code: 0 }), shutdown: async () => {} }),
+    ],
+  });
   const tracer = provider.getTracer("bench");
   const RUNS = 5000;
   const base = Date.parse("2026-01-01T00:00:00.000Z");
@@ -245,14 +439,54 @@ async function otel() {
     const runSpan = `${r.toString(16).padStart(12, "0")}0001`;
     const t0 = base + r * 100;
     const at = (ms) => new Date(t0 + ms).toISOString();
-    events.push({ id: `r${r}s`, type: "run.start", time: at(0), runId: `r${r}`, spanId: runSpan, actor: "bot", sessionId: "s", data: { agent: "bot" } });
+    events.push({
+      id: `r${r}s`,
+      type: "run.start",
+      time: at(0),
+      runId: `r${r}`,
+      spanId: runSpan,
+      actor: "bot",
+      sessionId: "s",
+      data: { agent: "bot" },
+    });
     for (let k = 0; k < 3; k++) {
       const sp = `${r.toString(16).padStart(12, "0")}10${k}0`;
-      events.push({ id: `r${r}t${k}s`, type: "tool.start", time: at(10 + k * 20), runId: `r${r}`, spanId: sp, parentSpanId: runSpan, data: { tool: "search", callId: `c${k}` } });
-      events.push({ id: `r${r}t${k}e`, type: "tool.end", time: at(20 + k * 20), runId: `r${r}`, spanId: sp, parentSpanId: runSpan, data: { tool: "search", callId: `c${k}`, durationMs: 10 } });
+      events.push({
+        id: `r${r}t${k}s`,
+        type: "tool.start",
+        time: at(10 + k * 20),
+        runId: `r${r}`,
+        spanId: sp,
+        parentSpanId: runSpan,
+        data: { tool: "search", callId: `c${k}` },
+      });
+      events.push({
+        id: `r${r}t${k}e`,
+        type: "tool.end",
+        time: at(20 + k * 20),
+        runId: `r${r}`,
+        spanId: sp,
+        parentSpanId: runSpan,
+        data: { tool: "search", callId: `c${k}`, durationMs: 10 },
+      });
     }
-    events.push({ id: `r${r}l`, type: "llm.end", time: at(90), runId: `r${r}`, spanId: `${r.toString(16).padStart(12, "0")}2000`, parentSpanId: runSpan, data: { model: "m", provider: "p", inputTokens: 10, outputTokens: 5, durationMs: 8 } });
-    events.push({ id: `r${r}e`, type: "run.end", time: at(99), runId: `r${r}`, spanId: runSpan, data: { status: "ok", durationMs: 99 } });
+    events.push({
+      id: `r${r}l`,
+      type: "llm.end",
+      time: at(90),
+      runId: `r${r}`,
+      spanId: `${r.toString(16).padStart(12, "0")}2000`,
+      parentSpanId: runSpan,
+      data: { model: "m", provider: "p", inputTokens: 10, outputTokens: 5, durationMs: 8 },
+    });
+    events.push({
+      id: `r${r}e`,
+      type: "run.end",
+      time: at(99),
+      runId: `r${r}`,
+      spanId: runSpan,
+      data: { status: "ok", durationMs: 99 },
+    });
   }
   const exporter = new OtelExporter({ tracer });
   const viaExporter = await timed(async () => {
@@ -262,20 +496,62 @@ async function otel() {
   const direct = await timed(async () => {
     for (let r = 0; r < RUNS; r++) {
       const t0 = base + r * 100;
-      const run = tracer.startSpan("invoke_agent bot", { kind: SpanKind.INTERNAL, startTime: t0, attributes: { "gen_ai.operation.name": "invoke_agent", "gen_ai.agent.name": "bot", "gen_ai.conversation.id": "s", "audit.run.id": `r${r}`, "audit.event.id": `r${r}s` } });
+      const run = tracer.startSpan("invoke_agent bot", {
+        kind: SpanKind.INTERNAL,
+        startTime: t0,
+        attributes: {
+          "gen_ai.operation.name": "invoke_agent",
+          "gen_ai.agent.name": "bot",
+          "gen_ai.conversation.id": "s",
+          "audit.run.id": `r${r}`,
+          "audit.event.id": `r${r}s`,
+        },
+      });
       const ctx = trace.setSpan(context.active(), run);
       for (let k = 0; k < 3; k++) {
-        const tool = tracer.startSpan("execute_tool search", { startTime: t0 + 10 + k * 20, attributes: { "gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": "search", "gen_ai.tool.call.id": `c${k}`, "audit.event.id": `r${r}t${k}s` } }, ctx);
+        const tool = tracer.startSpan(
+          "execute_tool search",
+          {
+            startTime: t0 + 10 + k * 20,
+            attributes: {
+              "gen_ai.operation.name": "execute_tool",
+              "gen_ai.tool.name": "search",
+              "gen_ai.tool.call.id": `c${k}`,
+              "audit.event.id": `r${r}t${k}s`,
+            },
+          },
+          ctx,
+        );
         tool.setStatus({ code: SpanStatusCode.OK });
         tool.end(t0 + 20 + k * 20);
       }
-      const chat = tracer.startSpan("chat m", { startTime: t0 + 82, attributes: { "gen_ai.operation.name": "chat", "gen_ai.provider.name": "p", "gen_ai.request.model": "m", "gen_ai.usage.input_tokens": 10, "gen_ai.usage.output_tokens": 5 } }, ctx);
+      const chat = tracer.startSpan(
+        "chat m",
+        {
+          startTime: t0 + 82,
+          attributes: {
+            "gen_ai.operation.name": "chat",
+            "gen_ai.provider.name": "p",
+            "gen_ai.request.model": "m",
+            "gen_ai.usage.input_tokens": 10,
+            "gen_ai.usage.output_tokens": 5,
+          },
+        },
+        ctx,
+      );
       chat.end(t0 + 90);
       run.setStatus({ code: SpanStatusCode.OK });
       run.end(t0 + 99);
     }
   });
-  row("exporters", "OpenTelemetry exporter: audit events → spans", (RUNS * 5 / viaExporter.ms) * 1000, "spans/s", "the same spans made directly with the SDK", (RUNS * 5 / direct.ms) * 1000);
+  row(
+    "exporters",
+    "OpenTelemetry exporter: audit events → spans",
+    ((RUNS * 5) / viaExporter.ms) * 1000,
+    "spans/s",
+    "the same spans made directly with the SDK",
+    ((RUNS * 5) / direct.ms) * 1000,
+  );
   await provider.shutdown();
 }
 
@@ -290,12 +566,19 @@ async function queries() {
     const db = new Database(file);
     db.pragma("journal_mode = WAL");
     db.pragma("synchronous = OFF");
-    const insert = db.prepare("INSERT INTO audit_events (id, time, type, actor, session_id, run_id, body) VALUES (?,?,?,?,?,?,?)");
+    const insert = db.prepare(
+      "INSERT INTO audit_events (id, time, type, actor, session_id, run_id, body) VALUES (?,?,?,?,?,?,?)",
+    );
     const tx = db.transaction((batch) => {
-      for (const e of batch) insert.run(e.id, e.time, e.type, e.actor, e.sessionId, e.runId, JSON.stringify(e));
+      for (const e of batch)
+        insert.run(e.id, e.time, e.type, e.actor, e.sessionId, e.runId, JSON.stringify(e));
     });
     for (let i = 0; i < N; i += 10_000) {
-      const batch = stamped(Math.min(10_000, N - i), (rand, k) => ({ ...smallInput(rand, i + k), sessionId: sessionOf(i + k) }), i + 1);
+      const batch = stamped(
+        Math.min(10_000, N - i),
+        (rand, k) => ({ ...smallInput(rand, i + k), sessionId: sessionOf(i + k) }),
+        i + 1,
+      );
       tx(batch);
     }
     db.exec("ANALYZE");
@@ -303,7 +586,9 @@ async function queries() {
   }
   const store = new SqliteStore({ filename: file });
   const raw = new Database(file, { readonly: true });
-  const rawStmt = raw.prepare("SELECT body FROM audit_events WHERE session_id = ? ORDER BY time DESC, id DESC LIMIT 100");
+  const rawStmt = raw.prepare(
+    "SELECT body FROM audit_events WHERE session_id = ? ORDER BY time DESC, id DESC LIMIT 100",
+  );
   const lat = [];
   const rawLat = [];
   for (let k = 0; k < 60; k++) {
@@ -316,7 +601,15 @@ async function queries() {
     rawLat.push(performance.now() - t);
     if (got.length !== 100) throw new Error(`expected 100 events, got ${got.length}`);
   }
-  row("queries", `SQLite: 100 newest events of one session, ${N.toLocaleString("en-US")} events stored (median)`, median(lat), "ms", "raw better-sqlite3, same SQL", median(rawLat), { higherIsBetter: false, target: "< 10 ms" });
+  row(
+    "queries",
+    `SQLite: 100 newest events of one session, ${N.toLocaleString("en-US")} events stored (median)`,
+    median(lat),
+    "ms",
+    "raw better-sqlite3, same SQL",
+    median(rawLat),
+    { higherIsBetter: false, target: "< 10 ms" },
+  );
   let n = 0;
   const scan = await timed(async () => {
     for await (const _ of store.stream()) n++;
@@ -329,7 +622,14 @@ async function queries() {
     }
   });
   if (n !== N || rn !== N) throw new Error(`scan counted ${n} / ${rn} of ${N}`);
-  row("queries", `SQLite: full stream() scan of ${N.toLocaleString("en-US")} events`, (n / scan.ms) * 1000, "events/s", "raw better-sqlite3 iterate()", (rn / rawScan.ms) * 1000);
+  row(
+    "queries",
+    `SQLite: full stream() scan of ${N.toLocaleString("en-US")} events`,
+    (n / scan.ms) * 1000,
+    "events/s",
+    "raw better-sqlite3 iterate()",
+    (rn / rawScan.ms) * 1000,
+  );
   raw.close();
   await store.close();
 
@@ -340,10 +640,22 @@ async function queries() {
   const client = new pg.Client({ connectionString: PG_URL });
   await client.connect();
   for (let i = 0; i < N; i += 10_000) {
-    const b = stamped(Math.min(10_000, N - i), (rand, k) => ({ ...smallInput(rand, i + k), sessionId: sessionOf(i + k) }), i + 1);
+    const b = stamped(
+      Math.min(10_000, N - i),
+      (rand, k) => ({ ...smallInput(rand, i + k), sessionId: sessionOf(i + k) }),
+      i + 1,
+    );
     await client.query(
       `INSERT INTO "${schema}".events (id, time, type, actor, session_id, run_id, event) SELECT * FROM unnest($1::text[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::text[], $7::jsonb[])`,
-      [b.map((e) => e.id), b.map((e) => e.time), b.map((e) => e.type), b.map((e) => e.actor), b.map((e) => e.sessionId), b.map((e) => e.runId), b.map((e) => JSON.stringify(e))],
+      [
+        b.map((e) => e.id),
+        b.map((e) => e.time),
+        b.map((e) => e.type),
+        b.map((e) => e.actor),
+        b.map((e) => e.sessionId),
+        b.map((e) => e.runId),
+        b.map((e) => JSON.stringify(e)),
+      ],
     );
   }
   await client.query(`ANALYZE "${schema}".events`);
@@ -355,15 +667,33 @@ async function queries() {
     await pgStore.query({ sessionId: s, order: "desc", limit: 100 });
     plat.push(performance.now() - t);
     t = performance.now();
-    await client.query(`SELECT event FROM "${schema}".events WHERE session_id = $1 ORDER BY time DESC, id DESC LIMIT 100`, [s]);
+    await client.query(
+      `SELECT event FROM "${schema}".events WHERE session_id = $1 ORDER BY time DESC, id DESC LIMIT 100`,
+      [s],
+    );
     prawLat.push(performance.now() - t);
   }
-  row("queries", `PostgreSQL: 100 newest events of one session, ${N.toLocaleString("en-US")} events stored (median)`, median(plat), "ms", "raw pg, same SQL", median(prawLat), { higherIsBetter: false, target: "< 10 ms" });
+  row(
+    "queries",
+    `PostgreSQL: 100 newest events of one session, ${N.toLocaleString("en-US")} events stored (median)`,
+    median(plat),
+    "ms",
+    "raw pg, same SQL",
+    median(prawLat),
+    { higherIsBetter: false, target: "< 10 ms" },
+  );
   let pn = 0;
   const pscan = await timed(async () => {
     for await (const _ of pgStore.stream()) pn++;
   });
-  row("queries", `PostgreSQL: full stream() scan of ${N.toLocaleString("en-US")} events`, (pn / pscan.ms) * 1000, "events/s", "—", undefined);
+  row(
+    "queries",
+    `PostgreSQL: full stream() scan of ${N.toLocaleString("en-US")} events`,
+    (pn / pscan.ms) * 1000,
+    "events/s",
+    "—",
+    undefined,
+  );
   await client.end();
   await pgStore.close();
 }
@@ -386,7 +716,13 @@ async function stalledStore() {
   const inputs = Array.from({ length: 1000 }, (_, i) => smallInput(rand, i));
   global.gc?.();
   const heap0 = process.memoryUsage().heapUsed;
-  const audit = new Auditor({ store: stalled, spool: false, onOverflow: "drop", batch: { maxQueue: 10_000 }, onError: () => {} });
+  const audit = new Auditor({
+    store: stalled,
+    spool: false,
+    onOverflow: "drop",
+    batch: { maxQueue: 10_000 },
+    onError: () => {},
+  });
   let maxQueued = 0;
   for (let i = 0; i < N; i++) {
     audit.record(inputs[i % 1000]);
@@ -398,10 +734,19 @@ async function stalledStore() {
   const naive = [];
   global.gc?.();
   const heap1 = process.memoryUsage().heapUsed;
-  for (let i = 0; i < N; i++) naive.push({ ...inputs[i % 1000], id: String(i), time: new Date().toISOString() });
+  for (let i = 0; i < N; i++)
+    naive.push({ ...inputs[i % 1000], id: String(i), time: new Date().toISOString() });
   global.gc?.();
   const heapNaive = (process.memoryUsage().heapUsed - heap1) / 1e6;
-  row("memory", `stalled store, ${N.toLocaleString("en-US")} events recorded: heap growth (queue bound 10,000; held ${maxQueued} + ${audit.stats().dropped.toLocaleString("en-US")} dropped)`, heapAuditor, "MB", "unbounded buffer of the same events", heapNaive, { higherIsBetter: false, target: "bounded" });
+  row(
+    "memory",
+    `stalled store, ${N.toLocaleString("en-US")} events recorded: heap growth (queue bound 10,000; held ${maxQueued} + ${audit.stats().dropped.toLocaleString("en-US")} dropped)`,
+    heapAuditor,
+    "MB",
+    "unbounded buffer of the same events",
+    heapNaive,
+    { higherIsBetter: false, target: "bounded" },
+  );
   naive.length = 0;
 }
 
@@ -409,19 +754,49 @@ async function stalledStore() {
 function versions() {
   const v = (p) => {
     try {
-      return JSON.parse(readFileSync(new URL(`./node_modules/${p}/package.json`, import.meta.url), "utf8")).version;
+      return JSON.parse(
+        readFileSync(new URL(`./node_modules/${p}/package.json`, import.meta.url), "utf8"),
+      ).version;
     } catch {
       return "?";
     }
   };
-  return { node: process.version, "better-sqlite3": v("better-sqlite3"), pg: v("pg"), pino: v("pino"), "@opentelemetry/sdk-trace-base": v("@opentelemetry/sdk-trace-base") };
+  return {
+    node: process.version,
+    "better-sqlite3": v("better-sqlite3"),
+    pg: v("pg"),
+    pino: v("pino"),
+    "@opentelemetry/sdk-trace-base": v("@opentelemetry/sdk-trace-base"),
+  };
 }
 
 async function main() {
   const started = Date.now();
   const pgVersion = (await admin.query("SHOW server_version")).rows[0].server_version;
-  const steps = [recordCost, () => loopAt20k("SQLite", async () => new SqliteStore({ filename: join(work, "loop.db") })), () => loopAt20k("JSONL", async () => new JsonlStore({ dir: join(work, "loop-jsonl") })), async () => loopAt20k("PostgreSQL", async () => new PostgresStore({ connectionString: PG_URL, schema: await freshSchema() })), sqliteThroughput, jsonlThroughput, postgresThroughput, otel, queries, stalledStore];
-  for (const step of steps) await step();
+  const steps = {
+    record: recordCost,
+    loop: async () => {
+      await loopAt20k("SQLite", async () => new SqliteStore({ filename: join(work, "loop.db") }));
+      await loopAt20k("JSONL", async () => new JsonlStore({ dir: join(work, "loop-jsonl") }));
+      await loopAt20k(
+        "PostgreSQL",
+        async () => new PostgresStore({ connectionString: PG_URL, schema: await freshSchema() }),
+      );
+    },
+    sqlite: sqliteThroughput,
+    jsonl: jsonlThroughput,
+    postgres: postgresThroughput,
+    otel,
+    queries,
+    memory: stalledStore,
+  };
+  // BENCH_ONLY=record,otel runs a subset (the results file then holds only those rows).
+  const only = process.env.BENCH_ONLY?.split(",");
+  for (const [name, step] of Object.entries(steps)) {
+    if (only && !only.includes(name)) continue;
+    console.log(`# ${name}`);
+    await step();
+  }
   for (const s of schemas) await admin.query(`DROP SCHEMA IF EXISTS "${s}" CASCADE`);
   await admin.end();
   rmSync(work, { recursive: true, force: true });
@@ -432,17 +807,36 @@ async function main() {
     "",
     "Produced by `pnpm bench` (bench/run.js). Every figure is measured next to its baseline in the same process run, on the same machine, with fixed event shapes (a ~300-byte tool event, a ~4 KB model event) and fixed seeds. Ratios are figure ÷ baseline for rates and baseline ÷ figure for costs, so above 1× means better than the baseline.",
     "",
-    `Machine: ${cpus().length} × ${cpu}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB; PostgreSQL ${pgVersion}; ${Object.entries(versions()).map(([k, v]) => `${k} ${v}`).join(", ")}. Run took ${Math.round((Date.now() - started) / 1000)} s on ${new Date().toISOString().slice(0, 10)}.`,
+    `Machine: ${cpus().length} × ${cpu}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB; PostgreSQL ${pgVersion}; ${Object.entries(
+      versions(),
+    )
+      .map(([k, v]) => `${k} ${v}`)
+      .join(
+        ", ",
+      )}. Run took ${Math.round((Date.now() - started) / 1000)} s on ${new Date().toISOString().slice(0, 10)}.`,
     "",
   ];
   for (const section of [...new Set(rows.map((r) => r.section))]) {
-    lines.push(`## ${section}`, "", "| workload | figure | baseline | baseline figure | ratio | target |", "| --- | --- | --- | --- | --- | --- |");
+    lines.push(
+      `## ${section}`,
+      "",
+      "| workload | figure | baseline | baseline figure | ratio | target |",
+      "| --- | --- | --- | --- | --- | --- |",
+    );
     for (const r of rows.filter((x) => x.section === section)) {
-      lines.push(`| ${r.workload} | ${fmt.n(r.figure)} ${r.unit} | ${r.baselineName} | ${r.baseline === undefined ? "—" : `${fmt.n(r.baseline)} ${r.unit}`} | ${r.ratio === undefined ? "—" : fmt.ratio(r.ratio)} | ${r.target ?? ""} |`);
+      lines.push(
+        `| ${r.workload} | ${fmt.n(r.figure)} ${r.unit} | ${r.baselineName} | ${r.baseline === undefined ? "—" : `${fmt.n(r.baseline)} ${r.unit}`} | ${r.ratio === undefined ? "—" : fmt.ratio(r.ratio)} | ${r.target ?? ""} |`,
+      );
     }
     lines.push("");
   }
-  if (notes.length > 0) lines.push("## Errors reported during the run", "", ...[...new Set(notes)].slice(0, 10).map((n) => `- ${n}`), "");
+  if (notes.length > 0)
+    lines.push(
+      "## Errors reported during the run",
+      "",
+      ...[...new Set(notes)].slice(0, 10).map((n) => `- ${n}`),
+      "",
+    );
   const out = new URL("./RESULTS.md", import.meta.url);
   const previous = (() => {
     try {
@@ -451,7 +845,9 @@ async function main() {
       return "";
     }
   })();
-  const analysis = previous.includes("<!-- analysis -->") ? previous.slice(previous.indexOf("<!-- analysis -->")) : "<!-- analysis -->\n";
+  const analysis = previous.includes("<!-- analysis -->")
+    ? previous.slice(previous.indexOf("<!-- analysis -->"))
+    : "<!-- analysis -->\n";
   const { writeFileSync } = await import("node:fs");
   writeFileSync(out, lines.join("\n") + "\n" + analysis);
   console.log(`\nwrote ${out.pathname}`);

@@ -418,7 +418,7 @@ export class Auditor {
 
   #enqueue(event: AuditEvent): void {
     if (this.#queue.length >= this.#maxQueue) {
-      if (this.#onOverflow === "throw" || !this.#spool) {
+      if (this.#onOverflow === "throw" || (this.#onOverflow === "block" && !this.#spool)) {
         throw new AuditOverflowError(
           `[audit] queue full (${this.#maxQueue} events waiting for the store); ${this.#spool ? 'raise batch.maxQueue or use onOverflow "block"' : 'onOverflow "block" needs a spool to block on'}`,
         );

@@ -13,6 +13,36 @@
  * - `true`, `false`, `null` literally; no whitespace anywhere.
  */
 export function canonicalJson(value: unknown): string {
+  // Native JSON.stringify with keys put in order is about twice as fast as building the text by
+  // hand. It cannot order array-index-like keys ("2" before "10"): JavaScript objects always list
+  // those first, numerically, so for values that have them the text is built by hand.
+  indexKeySeen = false;
+  const text = JSON.stringify(value, sortKeys);
+  return indexKeySeen || text === undefined ? canonicalByHand(value) : text;
+}
+
+const INDEX_KEY = /^(?:0|[1-9]\d*)$/;
+let indexKeySeen = false;
+
+function sortKeys(_key: string, value: unknown): unknown {
+  if (value === null || typeof value !== "object" || Array.isArray(value)) return value;
+  const keys = Object.keys(value);
+  let ordered = true;
+  for (let i = 0; i < keys.length; i++) {
+    if (INDEX_KEY.test(keys[i]!)) {
+      indexKeySeen = true;
+      return value;
+    }
+    if (i > 0 && keys[i - 1]! > keys[i]!) ordered = false;
+  }
+  if (ordered) return value;
+  keys.sort();
+  const out: Record<string, unknown> = {};
+  for (const k of keys) out[k] = (value as Record<string, unknown>)[k];
+  return out;
+}
+
+function canonicalByHand(value: unknown): string {
   if (value === null) return "null";
   switch (typeof value) {
     case "string":
@@ -31,7 +61,7 @@ export function canonicalJson(value: unknown): string {
     for (let i = 0; i < value.length; i++) {
       if (i > 0) out += ",";
       const v = value[i];
-      out += v === undefined ? "null" : canonicalJson(v);
+      out += v === undefined ? "null" : canonicalByHand(v);
     }
     return out + "]";
   }
@@ -44,7 +74,7 @@ export function canonicalJson(value: unknown): string {
     if (v === undefined || typeof v === "function" || typeof v === "symbol") continue;
     if (!first) out += ",";
     first = false;
-    out += JSON.stringify(key) + ":" + canonicalJson(v);
+    out += JSON.stringify(key) + ":" + canonicalByHand(v);
   }
   return out + "}";
 }

@@ -266,6 +266,30 @@ describe("overflow", () => {
     await expect(audit.commit(events[0]!)).resolves.toBeUndefined();
   });
 
+  it("drop works without a spool too", async () => {
+    const store = new SwitchableStore();
+    store.delayMs = 50;
+    const audit = auditor({
+      store,
+      spool: false,
+      batch: { maxQueue: 10 },
+      onOverflow: "drop",
+      onError: () => {},
+    });
+    for (let i = 0; i < 30; i++) audit.record({ type: "t" });
+    expect(audit.stats().dropped).toBe(20);
+    await audit.flush();
+    expect(await store.count({ type: "t" })).toBe(10);
+  });
+
+  it("block without a spool throws rather than grow without bound", () => {
+    const store = new SwitchableStore();
+    store.delayMs = 50;
+    const audit = auditor({ store, spool: false, batch: { maxQueue: 5 }, onOverflow: "block" });
+    for (let i = 0; i < 5; i++) audit.record({ type: "t" });
+    expect(() => audit.record({ type: "t" })).toThrow(/needs a spool/);
+  });
+
   it("throw: record throws when the queue is full, nothing accepted is lost", async () => {
     const store = new SwitchableStore();
     store.delayMs = 50;

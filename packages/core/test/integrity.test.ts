@@ -85,6 +85,15 @@ describe("canonical encoding", () => {
     );
   });
 
+  it("orders keys by UTF-16 code units, array-index-like keys included", () => {
+    expect(canonicalJson({ b: 1, a: { "10": 1, "2": 2, x: [{ z: 1, y: 2 }] }, é: 0, Z: 0 })).toBe(
+      '{"Z":0,"a":{"10":1,"2":2,"x":[{"y":2,"z":1}]},"b":1,"é":0}',
+    );
+    expect(canonicalJson({ a: [3, { c: null, b: "x" }], "": true })).toBe(
+      '{"":true,"a":[3,{"b":"x","c":null}]}',
+    );
+  });
+
   it("escapes like JSON, drops undefined members, and writes -0 as 0", () => {
     expect(canonicalJson({ b: undefined, a: '\u0001\n"\\', c: -0, d: [undefined] })).toBe(
       '{"a":"\\u0001\\n\\"\\\\","c":0,"d":[null]}',
