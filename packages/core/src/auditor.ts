@@ -259,6 +259,9 @@ export class Auditor {
   #timer: NodeJS.Timeout | undefined;
   #immediate = false;
   #commitWaiters = new Map<AuditEvent, Deferred[]>();
+  // Events that went through privacy and sealing (possibly ahead of their batch).
+  #prepared = new WeakSet<AuditEvent>();
+  #checkpointsAfter = new Map<AuditEvent, AuditEvent>();
   #flushWaiters: { target: number; resolve: () => void }[] = [];
   #spooledEvents = new WeakSet<AuditEvent>();
   #droppedEvents = new WeakSet<AuditEvent>();
@@ -503,7 +506,9 @@ export class Auditor {
         const batch = this.#seal(recorded);
         this.#inflight = { batch, start, end: this.#queueHeadSeq };
         this.#lanes.dispatch(batch);
-        const outcome = await this.#persist(batch, start, recorded.length);
+        const persisting = this.#persist(batch, start, recorded.length);
+        this.#sealAhead();
+        const outcome = await persisting;
         this.#inflight = undefined;
         this.#settle(batch, outcome);
         this.#resolveFlushWaiters();
@@ -519,17 +524,42 @@ export class Auditor {
    * and adds a checkpoint after every `checkpointEvery` events. Returns the batch to write.
    */
   #seal(recorded: AuditEvent[]): AuditEvent[] {
-    const sealer = this.#sealer;
-    if (this.#privacy) for (const e of recorded) if (e.chain === undefined) this.#applyPrivacy(e);
-    if (!sealer) return recorded;
     const out: AuditEvent[] = [];
     for (const e of recorded) {
-      if (e.chain === undefined) sealer.seal(e);
+      this.#sealOne(e);
       out.push(e);
-      if (sealer.due()) out.push(this.#checkpoint(false));
+      const checkpoint = this.#checkpointsAfter.get(e);
+      if (checkpoint) {
+        out.push(checkpoint);
+        this.#checkpointsAfter.delete(e);
+      }
     }
-    this.#armIdleCheckpoint();
+    if (this.#sealer) this.#armIdleCheckpoint();
     return out;
+  }
+
+  // Privacy, then the chain link; a checkpoint that falls due right after this event is made now
+  // (so it links to this event) and written right after it.
+  #sealOne(e: AuditEvent): void {
+    if (this.#prepared.has(e)) return;
+    this.#prepared.add(e);
+    // A sealed event must not change, and checkpoints (hashes, signatures) hold nothing private.
+    if (e.chain !== undefined || e.type === "audit.checkpoint") {
+      if (e.chain === undefined) this.#sealer?.seal(e);
+      return;
+    }
+    if (this.#privacy) this.#applyPrivacy(e);
+    const sealer = this.#sealer;
+    if (!sealer) return;
+    sealer.seal(e);
+    if (sealer.due()) this.#checkpointsAfter.set(e, this.#checkpoint(false));
+  }
+
+  // While a batch is being written (on a worker thread, or on the network), prepare the next one
+  // here, so the hashing overlaps the write instead of following it.
+  #sealAhead(): void {
+    const n = Math.min(this.#queue.length, this.#maxEvents);
+    for (let i = 0; i < n; i++) this.#sealOne(this.#queue[i]!);
   }
 
   // Privacy runs here, as events leave the queue and before anything is hashed, written, spooled
@@ -890,7 +920,7 @@ export class Auditor {
   spillOnExit(): void {
     if (!this.#spool) return;
     // The in-flight batch may or may not have reached the store; replay by id makes both safe.
-    const queued = this.#sealer ? this.#seal(this.#queue) : this.#queue;
+    const queued = this.#seal(this.#queue);
     if (this.#sealer && this.#sealer.head.seq > 0 && !this.#closing)
       queued.push(this.#checkpoint(true));
     const events = [...(this.#inflight?.batch ?? []), ...queued];
