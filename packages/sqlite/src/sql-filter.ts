@@ -77,8 +77,10 @@ export function filterToSql(
   }
   if (cursor) {
     const op = filter.order === "asc" ? ">" : "<";
-    parts.push(`(time ${op} ? OR (time = ? AND id ${op} ?))`);
-    params.push(cursor.time, cursor.time, cursor.id);
+    // A row-value comparison lets SQLite seek the (time, id) index; the equivalent OR form makes
+    // it scan from the start on every page.
+    parts.push(`(time, id) ${op} (?, ?)`);
+    params.push(cursor.time, cursor.id);
   }
   return { where: parts.length > 0 ? `WHERE ${parts.join(" AND ")}` : "", params };
 }

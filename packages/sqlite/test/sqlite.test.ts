@@ -1,11 +1,12 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { AuditConfigError, openStore, StoreError } from "@audit/core";
+import { AuditConfigError, openStore, resolveFilter, StoreError } from "@audit/core";
 import { makeEvents, timeAt } from "@audit/test-suite";
 import Database from "better-sqlite3";
 import { afterAll, describe, expect, it } from "vitest";
 import { createStoreFromUrl, SCHEMA_VERSION, SqliteStore } from "../src/index.js";
+import { filterToSql } from "../src/sql-filter.js";
 
 const dir = mkdtempSync(join(tmpdir(), "audit-sqlite-unit-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -119,6 +120,11 @@ describe("query plans", () => {
     );
     expect(plan(s, `${q} WHERE id = ?`, "x")).toMatch(
       /USING INDEX sqlite_autoindex_audit_events_1|USING COVERING INDEX/,
+    );
+    // The store's own keyset page must seek the index, not scan from the start on every page.
+    const { where, params } = filterToSql(resolveFilter({}), { time: timeAt(100), id: "x" });
+    expect(plan(s, `${q} ${where} ORDER BY time, id LIMIT 1000`, ...params)).toMatch(
+      /SEARCH audit_events USING INDEX audit_events_time \(\(time,id\)>\(\?,\?\)\)/,
     );
     for (const sql of [
       `${q} WHERE session_id = ? ORDER BY time, id`,
