@@ -171,12 +171,9 @@ export class Approvals {
     options: { timeoutMs?: number; pollMs?: number; signal?: AbortSignal } = {},
   ): Promise<AuditEvent<EventPayloads["approval.resolve"]>> {
     checkId(approvalId);
-    await this.#request(approvalId).catch(async (err: unknown) => {
-      // The request may still be queued in this auditor.
-      await this.#auditor.flush().catch(() => undefined);
-      if (err instanceof ApprovalNotFoundError) await this.#request(approvalId);
-      else throw err;
-    });
+    // The request may still be queued in this auditor: make it visible to whoever must answer it.
+    await this.#auditor.flush().catch(() => undefined);
+    await this.#request(approvalId);
     const store = this.#auditor.store;
     const id = resolutionEventId(approvalId);
     const deadline =

@@ -166,6 +166,15 @@ export function resolveFilter(filter: AuditFilter = {}, now: number = Date.now()
   return resolved;
 }
 
+/**
+ * The smallest string greater than every string that starts with `prefix`: a type pattern
+ * `"tool.*"` is the range `type >= "tool." AND type < "tool/"`, which an index serves and in which
+ * `_` or `%` are never wildcards.
+ */
+export function prefixUpperBound(prefix: string): string {
+  return prefix.slice(0, -1) + String.fromCharCode(prefix.charCodeAt(prefix.length - 1) + 1);
+}
+
 /** True when `type` satisfies the type condition of `filter`. */
 export function typeMatches(filter: ResolvedFilter, type: string): boolean {
   if (!filter.hasTypeCondition) return true;

@@ -52,6 +52,7 @@ export {
   eventMatches,
   isAfterCursor,
   parseTime,
+  prefixUpperBound,
   type ResolvedFilter,
   resolveFilter,
   resolvePrune,

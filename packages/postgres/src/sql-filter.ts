@@ -1,13 +1,9 @@
-import { type ResolvedFilter, RISK_LEVELS } from "@audit/core";
+import { prefixUpperBound, type ResolvedFilter, RISK_LEVELS } from "@audit/core";
 
 /** A WHERE clause and its parameters (`$1`, `$2`, …). */
 export interface SqlCondition {
   where: string;
   params: unknown[];
-}
-
-function prefixEnd(prefix: string): string {
-  return prefix.slice(0, -1) + String.fromCharCode(prefix.charCodeAt(prefix.length - 1) + 1);
 }
 
 /**
@@ -29,7 +25,7 @@ export function filterToSql(
     const alternatives: string[] = [];
     if (filter.types.length > 0) alternatives.push(`type = ANY(${p(filter.types)}::text[])`);
     for (const prefix of filter.typePrefixes) {
-      alternatives.push(`(type >= ${p(prefix)} AND type < ${p(prefixEnd(prefix))})`);
+      alternatives.push(`(type >= ${p(prefix)} AND type < ${p(prefixUpperBound(prefix))})`);
     }
     parts.push(`(${alternatives.join(" OR ")})`);
   }

@@ -1,14 +1,9 @@
-import { type ResolvedFilter, RISK_LEVELS } from "@audit/core";
+import { prefixUpperBound, type ResolvedFilter, RISK_LEVELS } from "@audit/core";
 
 /** A WHERE clause and its parameters. */
 export interface SqlCondition {
   where: string;
   params: unknown[];
-}
-
-/** The smallest string greater than every string that starts with `prefix`. */
-function prefixEnd(prefix: string): string {
-  return prefix.slice(0, -1) + String.fromCharCode(prefix.charCodeAt(prefix.length - 1) + 1);
 }
 
 /**
@@ -30,7 +25,7 @@ export function filterToSql(
     }
     for (const p of filter.typePrefixes) {
       alternatives.push("(type >= ? AND type < ?)");
-      params.push(p, prefixEnd(p));
+      params.push(p, prefixUpperBound(p));
     }
     parts.push(`(${alternatives.join(" OR ")})`);
   }

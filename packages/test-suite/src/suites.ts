@@ -520,7 +520,14 @@ export function approvalsSuite(t: TestApi, h: StoreHarness): void {
       const run = agent.startRun({ agent: "bot" });
       const id = run.requestApproval({ action: "refund" });
       const waiting = agent.approvals.wait(id, { timeoutMs: 10_000, pollMs: 50 });
-      await new Promise((r) => setTimeout(r, 100));
+      // The human acts once the request is in the store (wait() flushes it there).
+      for (
+        let i = 0;
+        i < 200 && (await f.store.count({ type: "approval.request", approvalId: id })) === 0;
+        i++
+      ) {
+        await new Promise((r) => setTimeout(r, 25));
+      }
       await human.approvals.resolve(id, { outcome: "approve", resolvedBy: "alice" });
       t.expect((await waiting).data.outcome).toBe("approve");
       const other = run.requestApproval({ action: "delete" });
