@@ -196,6 +196,16 @@ export class OtelExporter implements AuditExporter {
     if (this.#done.size > 100_000) this.#done.clear();
   }
 
+  // A failure: status ERROR with the message, `error.type`, and an `exception` span event.
+  #failed(span: Span, errorType: string, message: string | undefined, time: number): void {
+    this.#fail(span, errorType, message);
+    span.addEvent(
+      "exception",
+      clean({ "exception.type": errorType, "exception.message": message }),
+      time,
+    );
+  }
+
   #fail(span: Span, errorType: string, message: string | undefined): void {
     span.setAttribute("error.type", errorType);
     span.setStatus({ code: SpanStatusCode.ERROR, ...(message !== undefined && { message }) });
@@ -243,12 +253,7 @@ export class OtelExporter implements AuditExporter {
       span.setAttribute("gen_ai.output.messages", json(e.data.output)!);
     if (e.data.status === "error") {
       const err = e.data.error as { name?: string; message?: string } | undefined;
-      this.#fail(span, str(err?.name) ?? "Error", str(err?.message));
-      span.addEvent(
-        "exception",
-        clean({ "exception.type": err?.name, "exception.message": err?.message }),
-        ms(e.time),
-      );
+      this.#failed(span, str(err?.name) ?? "Error", str(err?.message), ms(e.time));
     } else {
       span.setStatus({ code: SpanStatusCode.OK });
     }
@@ -296,12 +301,7 @@ export class OtelExporter implements AuditExporter {
     if (e.type === "tool.error") {
       const err = e.data.error as { name?: string; message?: string } | undefined;
       const errorType = str(e.data.errorType) ?? str(err?.name) ?? "Error";
-      this.#fail(span, errorType, str(err?.message));
-      span.addEvent(
-        "exception",
-        clean({ "exception.type": errorType, "exception.message": err?.message }),
-        ms(e.time),
-      );
+      this.#failed(span, errorType, str(err?.message), ms(e.time));
     } else {
       if (this.#captureContent && e.data.result !== undefined)
         span.setAttribute("gen_ai.tool.call.result", json(e.data.result)!);
