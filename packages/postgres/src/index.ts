@@ -1,3 +1,3 @@
-export { ident, MIGRATIONS, migrate, SCHEMA_VERSION } from "./migrations.js";
+export { ident, type Layout, MIGRATIONS, migrate, SCHEMA_VERSION } from "./migrations.js";
 export { describePgError, PostgresStore, type PostgresStoreOptions } from "./postgres-store.js";
 export { createStoreFromUrl } from "./url.js";

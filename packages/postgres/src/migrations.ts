@@ -5,23 +5,21 @@ export function ident(name: string): string {
   return `"${name.replace(/"/g, '""')}"`;
 }
 
+/** How the events table is laid out: one table, or declarative monthly partitions. */
+export type Layout = "table" | "monthly";
+
 /** One step of the schema, applied once, in order, inside one transaction. */
 interface Migration {
   version: number;
-  up: (schema: string) => string;
+  up: (schema: string, layout: Layout) => string;
 }
 
-/**
- * The schema, as versioned steps. Ids and types use the "C" collation: the trail is ordered by
- * `(time, id)` compared byte by byte, as in every other store, not by a locale's rules. Never edit a released step: add a new one. `{s}` is the quoted
- * schema name.
- */
-export const MIGRATIONS: readonly Migration[] = [
-  {
-    version: 1,
-    up: (s) => `
-      CREATE TABLE ${s}.events (
-        id          text COLLATE "C" PRIMARY KEY,
+// The events table. Partitioned by month, the primary key must include the time, so the ids' global
+// uniqueness (idempotent appends, first-wins approvals) moves to event_ids, which every append
+// goes through.
+function eventsTable(s: string, layout: Layout): string {
+  const columns = `
+        id          text COLLATE "C" NOT NULL,
         seq         bigserial NOT NULL,
         time        timestamptz NOT NULL,
         type        text COLLATE "C" NOT NULL,
@@ -32,8 +30,101 @@ export const MIGRATIONS: readonly Migration[] = [
         risk_level  smallint,
         chain_id    text,
         chain_seq   bigint,
-        event       jsonb NOT NULL
-      );
+        event       jsonb NOT NULL`;
+  if (layout === "table") return `CREATE TABLE ${s}.events (${columns}, PRIMARY KEY (id));`;
+  return `
+      CREATE TABLE ${s}.event_ids (id text COLLATE "C" PRIMARY KEY, time timestamptz NOT NULL);
+      CREATE INDEX event_ids_time_idx ON ${s}.event_ids (time, id);
+      CREATE TABLE ${s}.events (${columns}, PRIMARY KEY (id, time)) PARTITION BY RANGE (time);
+      CREATE TABLE ${s}.events_default PARTITION OF ${s}.events DEFAULT;
+      -- Creates the partition of a month if it is missing; SECURITY DEFINER so a role that may only
+      -- insert can still start a new month.
+      CREATE FUNCTION ${s}.ensure_partition(month date) RETURNS void
+      LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+      DECLARE
+        name text := 'events_' || to_char(month, 'YYYY_MM');
+      BEGIN
+        PERFORM pg_advisory_xact_lock(hashtext('audit:partition:' || ${literal(s)} || name));
+        IF to_regclass(${literal(s)} || '.' || quote_ident(name)) IS NULL THEN
+          BEGIN
+            EXECUTE format('CREATE TABLE %s.%I PARTITION OF %s.events FOR VALUES FROM (%L) TO (%L)',
+              ${literal(s)}, name, ${literal(s)}, month, (month + interval '1 month')::date);
+          EXCEPTION WHEN OTHERS THEN
+            -- Rows of that month already sit in the default partition: they stay there.
+            RAISE NOTICE 'audit: partition % not created: %', name, SQLERRM;
+          END;
+        END IF;
+      END $$;`;
+}
+
+function literal(text: string): string {
+  return `'${text.replace(/'/g, "''")}'`;
+}
+
+// Deleting whole months is dropping their partitions, which fires no row trigger and costs nothing
+// per row; the rest is deleted row by row.
+function pruneBody(s: string, layout: Layout): string {
+  const dropMonths =
+    layout === "monthly"
+      ? `
+          FOR part IN
+            SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+            WHERE i.inhparent = '${s}.events'::regclass AND c.relname ~ '^events_[0-9]{4}_[0-9]{2}$'
+          LOOP
+            IF (to_date(substr(part, 8), 'YYYY_MM') + interval '1 month') <= before THEN
+              EXECUTE format('SELECT count(*) FROM %s.%I', ${literal(s)}, part) INTO m;
+              n := n + m;
+              EXECUTE format('DROP TABLE %s.%I', ${literal(s)}, part);
+            END IF;
+          END LOOP;`
+      : "";
+  const forgetIds = (cond: string) =>
+    layout === "monthly" ? `DELETE FROM ${s}.event_ids WHERE ${cond};` : "";
+  return `
+      DECLARE
+        n bigint := 0;
+        m bigint;
+        cut record;
+        part text;
+      BEGIN
+        PERFORM set_config('audit.pruning', 'on', true);
+        IF before IS NOT NULL THEN${dropMonths}
+          DELETE FROM ${s}.events WHERE time < before;
+          GET DIAGNOSTICS m = ROW_COUNT;
+          n := n + m;
+          ${forgetIds("time < before")}
+        END IF;
+        IF keep_n IS NOT NULL THEN
+          IF keep_n = 0 THEN
+            DELETE FROM ${s}.events;
+            GET DIAGNOSTICS m = ROW_COUNT;
+            n := n + m;
+            ${forgetIds("true")}
+          ELSE
+            SELECT time, id INTO cut FROM ${s}.events ORDER BY time DESC, id DESC OFFSET keep_n - 1 LIMIT 1;
+            IF FOUND THEN
+              DELETE FROM ${s}.events WHERE (time, id) < (cut.time, cut.id);
+              GET DIAGNOSTICS m = ROW_COUNT;
+              n := n + m;
+              ${forgetIds("(time, id) < (cut.time, cut.id)")}
+            END IF;
+          END IF;
+        END IF;
+        PERFORM set_config('audit.pruning', 'off', true);
+        RETURN n;
+      END`;
+}
+
+/**
+ * The schema, as versioned steps. Ids and types use the "C" collation: the trail is ordered by
+ * `(time, id)` compared byte by byte, as in every other store, not by a locale's rules. Never edit a released step: add a new one. `{s}` is the quoted
+ * schema name.
+ */
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    up: (s, layout) => `
+      ${eventsTable(s, layout)}
       CREATE INDEX events_time_idx ON ${s}.events (time, id);
       CREATE INDEX events_type_idx ON ${s}.events (type, time, id);
       CREATE INDEX events_session_idx ON ${s}.events (session_id, time, id) WHERE session_id IS NOT NULL;
@@ -61,33 +152,8 @@ export const MIGRATIONS: readonly Migration[] = [
 
       -- The one way to delete: events older than a time, and all but the newest keep_n.
       CREATE FUNCTION ${s}.prune(before timestamptz, keep_n bigint) RETURNS bigint
-      LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
-      DECLARE
-        n bigint := 0;
-        m bigint;
-        cut record;
-      BEGIN
-        PERFORM set_config('audit.pruning', 'on', true);
-        IF before IS NOT NULL THEN
-          DELETE FROM ${s}.events WHERE time < before;
-          GET DIAGNOSTICS m = ROW_COUNT;
-          n := n + m;
-        END IF;
-        IF keep_n IS NOT NULL THEN
-          IF keep_n = 0 THEN
-            DELETE FROM ${s}.events;
-          ELSE
-            SELECT time, id INTO cut FROM ${s}.events ORDER BY time DESC, id DESC OFFSET keep_n - 1 LIMIT 1;
-            IF FOUND THEN
-              DELETE FROM ${s}.events WHERE (time, id) < (cut.time, cut.id);
-            END IF;
-          END IF;
-          GET DIAGNOSTICS m = ROW_COUNT;
-          n := n + m;
-        END IF;
-        PERFORM set_config('audit.pruning', 'off', true);
-        RETURN n;
-      END $$;
+      LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$${pruneBody(s, layout)}
+ $$;
       REVOKE ALL ON FUNCTION ${s}.prune(timestamptz, bigint) FROM PUBLIC;
 
       -- Live tail: one notification per inserting statement; listeners read rows by seq.
@@ -110,8 +176,29 @@ export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;
  * transaction-level advisory lock keyed by the schema name, and each re-reads the version once it
  * holds the lock. A role that can only read and insert finds the schema current and changes nothing.
  */
-export async function migrate(client: PoolClient, schema: string): Promise<number> {
+export async function migrate(
+  client: PoolClient,
+  schema: string,
+  layout: Layout = "table",
+): Promise<number> {
   const s = ident(schema);
+  const checkLayout = async () => {
+    const t = await client.query("SELECT to_regclass($1) AS t", [`${s}.settings`]);
+    if (t.rows[0].t === null) return;
+    // A role without rights on the settings cannot check; its inserts will fail loudly if wrong.
+    const r = await client
+      .query(`SELECT value FROM ${s}.settings WHERE key = 'layout'`)
+      .catch((err: { code?: string }) => {
+        if (err.code === "42501") return { rows: [{ value: layout }] };
+        throw err;
+      });
+    const existing = (r.rows[0]?.value as Layout | undefined) ?? "table";
+    if (existing !== layout) {
+      throw new Error(
+        `schema ${schema} holds events ${existing === "monthly" ? "partitioned by month" : "in one table"}, but the store was opened with partitions ${layout === "monthly" ? '"monthly"' : "off"}; open it the way it was created`,
+      );
+    }
+  };
   const current = async (): Promise<number | undefined> => {
     const t = await client.query("SELECT to_regclass($1) AS t", [`${s}.schema_version`]);
     if (t.rows[0].t === null) return undefined;
@@ -128,6 +215,7 @@ export async function migrate(client: PoolClient, schema: string): Promise<numbe
   const before = await current();
   if (before !== undefined && before >= SCHEMA_VERSION) {
     check(before);
+    await checkLayout();
     return before;
   }
   await client.query("BEGIN");
@@ -137,11 +225,21 @@ export async function migrate(client: PoolClient, schema: string): Promise<numbe
     await client.query(
       `CREATE TABLE IF NOT EXISTS ${s}.schema_version (version integer NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`,
     );
+    await client.query(
+      `CREATE TABLE IF NOT EXISTS ${s}.settings (key text PRIMARY KEY, value text NOT NULL)`,
+    );
     const v = (await current()) ?? 0;
     check(v);
+    if (v === 0) {
+      await client.query(
+        `INSERT INTO ${s}.settings (key, value) VALUES ('layout', $1) ON CONFLICT (key) DO NOTHING`,
+        [layout],
+      );
+    }
+    await checkLayout();
     for (const m of MIGRATIONS) {
       if (m.version <= v) continue;
-      await client.query(m.up(s));
+      await client.query(m.up(s, layout));
       await client.query(`INSERT INTO ${s}.schema_version (version) VALUES ($1)`, [m.version]);
     }
     await client.query("COMMIT");

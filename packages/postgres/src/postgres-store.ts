@@ -17,7 +17,7 @@ import {
   StoreError,
 } from "@audit/core";
 import pg from "pg";
-import { ident, migrate } from "./migrations.js";
+import { ident, type Layout, migrate } from "./migrations.js";
 import { filterToSql } from "./sql-filter.js";
 
 /** Options of {@link PostgresStore}. */
@@ -37,6 +37,13 @@ export interface PostgresStoreOptions {
    * @default true
    */
   migrate?: boolean;
+  /**
+   * `"monthly"`: declarative monthly partitions, so pruning whole months drops their partitions
+   * instead of deleting rows. Fixed when the schema is created; a schema must be opened the way it
+   * was created.
+   * @default undefined — one table
+   */
+  partitions?: "monthly";
   /**
    * Connections in the pool the store creates.
    * @default 4
@@ -103,6 +110,9 @@ export class PostgresStore implements AuditStore {
   readonly #target: string;
   readonly #s: string;
   readonly #migrate: boolean;
+  readonly #layout: Layout;
+  // Months whose partition this process has made sure of.
+  readonly #months = new Set<string>();
   #ready: Promise<void> | undefined;
   #closed = false;
   #listener: { client: pg.PoolClient; subscribers: Set<() => void> } | undefined;
@@ -117,6 +127,10 @@ export class PostgresStore implements AuditStore {
     }
     this.#s = ident(this.schema);
     this.#migrate = options.migrate ?? true;
+    if (options.partitions !== undefined && options.partitions !== "monthly") {
+      throw new AuditConfigError('[audit] [postgres] partitions must be "monthly" (or left out)');
+    }
+    this.#layout = options.partitions === "monthly" ? "monthly" : "table";
     if (options.pool) {
       this.#pool = options.pool;
       this.#owned = false;
@@ -161,7 +175,7 @@ export class PostgresStore implements AuditStore {
       if (!this.#migrate) return;
       const client = await this.#pool.connect();
       try {
-        await migrate(client, this.schema);
+        await migrate(client, this.schema, this.#layout);
       } finally {
         client.release();
       }
@@ -204,20 +218,33 @@ export class PostgresStore implements AuditStore {
       cols[9]!.push(e.chain?.seq ?? null);
       cols[10]!.push(JSON.stringify(e));
     }
+    if (this.#layout === "monthly") await this.#ensureMonths(events);
     // One statement, one round trip, however large the batch; ORDINALITY keeps the first of two
-    // events with one id inside the batch, as every store does.
-    await this.#query(
-      "append",
-      `INSERT INTO ${this.#s}.events
-         (id, time, type, actor, session_id, run_id, approval_id, risk_level, chain_id, chain_seq, event)
-       SELECT DISTINCT ON (id) id, time, type, actor, session_id, run_id, approval_id, risk_level, chain_id, chain_seq, event
+    // events with one id inside the batch, as every store does. Partitioned, the ids' uniqueness
+    // is claimed in event_ids first, in the same statement.
+    const batch = `SELECT DISTINCT ON (id) id, time, type, actor, session_id, run_id, approval_id, risk_level, chain_id, chain_seq, event
        FROM unnest($1::text[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
                    $8::smallint[], $9::text[], $10::bigint[], $11::jsonb[])
             WITH ORDINALITY AS b(id, time, type, actor, session_id, run_id, approval_id, risk_level, chain_id, chain_seq, event, n)
-       ORDER BY id, n
-       ON CONFLICT (id) DO NOTHING`,
-      cols,
-    );
+       ORDER BY id, n`;
+    const columns =
+      "id, time, type, actor, session_id, run_id, approval_id, risk_level, chain_id, chain_seq, event";
+    const sql =
+      this.#layout === "monthly"
+        ? `WITH b AS (${batch}),
+             fresh AS (INSERT INTO ${this.#s}.event_ids (id, time) SELECT id, time FROM b ON CONFLICT (id) DO NOTHING RETURNING id)
+           INSERT INTO ${this.#s}.events (${columns}) SELECT ${columns} FROM b WHERE id IN (SELECT id FROM fresh)`
+        : `INSERT INTO ${this.#s}.events (${columns}) ${batch} ON CONFLICT (id) DO NOTHING`;
+    await this.#query("append", sql, cols);
+  }
+
+  async #ensureMonths(events: readonly AuditEvent[]): Promise<void> {
+    for (const e of events) {
+      const month = `${e.time.slice(0, 7)}-01`;
+      if (this.#months.has(month)) continue;
+      await this.#query("append", `SELECT ${this.#s}.ensure_partition($1::date)`, [month]);
+      this.#months.add(month);
+    }
   }
 
   async #cursor(filter: ResolvedFilter): Promise<{ time: string; id: string } | undefined> {

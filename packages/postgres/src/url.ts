@@ -1,7 +1,7 @@
 import { AuditConfigError } from "@audit/core";
 import { PostgresStore, type PostgresStoreOptions } from "./postgres-store.js";
 
-const OWN_PARAMS = ["schema", "maxConnections", "migrate"];
+const OWN_PARAMS = ["schema", "maxConnections", "migrate", "partitions"];
 
 /**
  * Opens a store from `postgres://user:pass@host:5432/db` or `postgresql://…`. `?schema=audit`,
@@ -34,6 +34,12 @@ export function createStoreFromUrl(
     if (!Number.isInteger(n) || n < 1)
       throw new AuditConfigError(`[audit] [postgres] maxConnections must be a whole number ≥ 1`);
     opts.maxConnections = n;
+  }
+  const partitions = parsed.searchParams.get("partitions");
+  if (partitions !== null) {
+    if (partitions !== "monthly")
+      throw new AuditConfigError(`[audit] [postgres] partitions must be "monthly"`);
+    opts.partitions = "monthly";
   }
   const migrate = parsed.searchParams.get("migrate");
   if (migrate !== null) opts.migrate = migrate !== "false";

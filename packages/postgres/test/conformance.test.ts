@@ -38,3 +38,36 @@ runStoreConformance(t, {
     await dropSchema(schema);
   },
 });
+
+let partitionedSchema: string;
+runStoreConformance(t, {
+  name: "PostgresStore (monthly partitions)",
+  create: async () => {
+    partitionedSchema = freshSchema("p");
+    return new PostgresStore({
+      connectionString: PG_URL,
+      schema: partitionedSchema,
+      partitions: "monthly",
+    });
+  },
+  reopen: async (store: AuditStore) => {
+    await store.close();
+    return new PostgresStore({
+      connectionString: PG_URL,
+      schema: (store as PostgresStore).schema,
+      partitions: "monthly",
+    });
+  },
+  readRaw: async (store: AuditStore) => {
+    const r = await adminQuery(
+      `SELECT event FROM "${(store as PostgresStore).schema}".events`,
+    ).catch((err: { code?: string }) => {
+      if (err.code === "42P01") return { rows: [] };
+      throw err;
+    });
+    return r.rows.map((row: { event: AuditEvent }) => row.event);
+  },
+  cleanup: async () => {
+    await dropSchema(partitionedSchema);
+  },
+});

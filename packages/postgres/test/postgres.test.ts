@@ -338,3 +338,95 @@ d("idempotency", () => {
     expect((await s.get(e.id))?.data).toEqual({ amount: 10 });
   });
 });
+
+d("monthly partitions", () => {
+  const partitionsOf = async (schema: string) =>
+    (
+      await adminQuery(
+        `SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = $1::regclass ORDER BY 1`,
+        [`"${schema}".events`],
+      )
+    ).rows.map((r: { relname: string }) => r.relname);
+
+  it("puts each month in its partition, drops whole months on prune, and keeps ids unique across months", async () => {
+    const s = store({ partitions: "monthly" });
+    const at = (month: number, day: number) => new Date(Date.UTC(2026, month, day)).toISOString();
+    const events = [0, 1, 2, 3].flatMap((m) => makeEvents(5, (i) => ({ time: at(m, i + 1) })));
+    await s.append(events);
+    expect(await partitionsOf(s.schema)).toEqual([
+      "events_2026_01",
+      "events_2026_02",
+      "events_2026_03",
+      "events_2026_04",
+      "events_default",
+    ]);
+    expect(
+      (await adminQuery(`SELECT count(*)::int AS n FROM "${s.schema}".events_2026_02`)).rows[0].n,
+    ).toBe(5);
+    // The same id at another time is still the same event: skipped.
+    await s.append([{ ...events[0]!, time: at(5, 1), data: { forged: true } }]);
+    expect(await s.count()).toBe(20);
+    expect((await s.get(events[0]!.id))?.time).toBe(events[0]!.time);
+    // Everything before March: January and February go as whole partitions.
+    expect(await s.prune({ before: at(2, 3) })).toBe(12);
+    expect(await partitionsOf(s.schema)).toEqual([
+      "events_2026_03",
+      "events_2026_04",
+      "events_2026_06",
+      "events_default",
+    ]);
+    expect(await s.count()).toBe(8);
+    // A pruned id may be written again, as in a plain table.
+    await s.append([events[0]!]);
+    expect(await s.count()).toBe(9);
+  });
+
+  it("refuses to open a schema the other way it was created", async () => {
+    const s = store({ partitions: "monthly" });
+    await s.count();
+    const plain = new PostgresStore({ connectionString: PG_URL, schema: s.schema });
+    open.push(plain);
+    await expect(plain.count()).rejects.toThrow(
+      /partitioned by month, but the store was opened with partitions off/,
+    );
+    expect(() => createStoreFromUrl(`${PG_URL}?partitions=weekly`)).toThrow(/monthly/);
+    const viaUrl = createStoreFromUrl(`${urlFor(s.schema)}&partitions=monthly`);
+    open.push(viaUrl);
+    expect(await viaUrl.count()).toBe(0);
+  });
+
+  it("lets a role that may only insert start a new month", async () => {
+    const owner = store({ partitions: "monthly" });
+    await owner.count();
+    const role = `audit_part_${owner.schema}`;
+    await adminQuery(`CREATE ROLE ${role} LOGIN`);
+    try {
+      const q = `"${owner.schema}"`;
+      await adminQuery(`GRANT USAGE ON SCHEMA ${q} TO ${role}`);
+      await adminQuery(`GRANT SELECT, INSERT ON ${q}.events, ${q}.event_ids TO ${role}`);
+      await adminQuery(`GRANT SELECT ON ${q}.schema_version, ${q}.settings TO ${role}`);
+      await adminQuery(`GRANT USAGE ON SEQUENCE ${q}.events_seq_seq TO ${role}`);
+      await adminQuery(`GRANT EXECUTE ON FUNCTION ${q}.ensure_partition(date) TO ${role}`);
+      const u = new URL(PG_URL);
+      u.username = role;
+      const limited = new PostgresStore({
+        connectionString: u.toString(),
+        schema: owner.schema,
+        partitions: "monthly",
+      });
+      open.push(limited);
+      await limited.append(
+        makeEvents(3, (i) => ({ time: new Date(Date.UTC(2027, 6, i + 1)).toISOString() })),
+      );
+      expect(await partitionsOf(owner.schema)).toContain("events_2027_07");
+      expect(await limited.count()).toBe(3);
+      await expect(limited.pool.query(`DELETE FROM ${q}.events`)).rejects.toThrow(
+        /permission denied/,
+      );
+      await limited.close();
+    } finally {
+      await adminQuery(`DROP OWNED BY ${role}`);
+      await adminQuery(`DROP ROLE ${role}`);
+    }
+  });
+});
