@@ -105,13 +105,19 @@ describe("audit copy between every backend", () => {
     child.stdout.on("data", (d: Buffer) => {
       out += d.toString();
     });
-    await new Promise((r) => setTimeout(r, 500));
     const s = await openStore(url);
-    const a = new Auditor({ store: s, spool: false, integrity: false });
-    const e = a.record({ type: "polled.event" });
+    const a = new Auditor({ store: s, spool: false, integrity: false, batch: { maxDelayMs: 1 } });
+    let e = a.record({ type: "polled.event" });
+    await a.flush();
+    // The follower reads from its start on: keep adding until it shows one.
+    for (let i = 0; i < 100 && !out.includes("polled.event"); i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      e = a.record({ type: "polled.event" });
+      await a.flush();
+    }
+    for (let i = 0; i < 30 && !out.includes(e.id); i++)
+      await new Promise((r) => setTimeout(r, 100));
     await a.close();
-    for (let i = 0; i < 100 && !out.includes(e.id); i++)
-      await new Promise((r) => setTimeout(r, 50));
     child.kill("SIGINT");
     expect(out).toContain(e.id);
   });

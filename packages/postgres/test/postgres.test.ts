@@ -214,7 +214,8 @@ d("live tail", () => {
     await new Promise((r) => setTimeout(r, 300));
     const events = makeEvents(5, (i) => ({ type: i % 2 ? "tool.end" : "note.x" }));
     await writer.append(events);
-    for (let i = 0; i < 50 && got.length < 2; i++) await new Promise((r) => setTimeout(r, 20));
+    // Notifications arrive at once; a slow poll (2 s) covers a LISTEN not yet in place under load.
+    for (let i = 0; i < 250 && got.length < 2; i++) await new Promise((r) => setTimeout(r, 20));
     stop();
     expect(got).toEqual(events.filter((e) => e.type === "tool.end").map((e) => e.id));
   });
