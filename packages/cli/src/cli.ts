@@ -340,12 +340,15 @@ async function tail(args: string[], io: CliIo): Promise<number> {
   return 0;
 }
 
+// Options of the commands that take one id: get and run.
+const ID_OPTIONS = {
+  store: { type: "string" },
+  format: { type: "string", short: "o" },
+  help: { type: "boolean", short: "h" },
+} as const;
+
 async function get(args: string[], io: CliIo): Promise<number> {
-  const { values, positionals } = parse(args, {
-    store: { type: "string" },
-    format: { type: "string", short: "o" },
-    help: { type: "boolean", short: "h" },
-  });
+  const { values, positionals } = parse(args, ID_OPTIONS);
   if (values.help) return help("get", io);
   const id = positionals[0];
   if (!id) throw new UsageError("audit get needs an event id");
@@ -374,11 +377,7 @@ interface Node {
 }
 
 async function runTree(args: string[], io: CliIo): Promise<number> {
-  const { values, positionals } = parse(args, {
-    store: { type: "string" },
-    format: { type: "string", short: "o" },
-    help: { type: "boolean", short: "h" },
-  });
+  const { values, positionals } = parse(args, ID_OPTIONS);
   if (values.help) return help("run", io);
   const runId = positionals[0];
   if (!runId) throw new UsageError("audit run needs a run id");

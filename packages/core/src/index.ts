@@ -102,7 +102,7 @@ export {
   supportedSchemes,
 } from "./registry.js";
 export { AuditRun, type LlmCall, type RunEventOptions, type RunOptions } from "./run.js";
-export { parseSpoolText, Spool, type SpoolReadResult } from "./spool.js";
+export { isProcessAlive, parseSpoolText, Spool, type SpoolReadResult } from "./spool.js";
 export type { AuditFilter, AuditStore, PruneOptions, StoreCapabilities } from "./store.js";
 export { assertValidBatch, assertValidEvent, isEventTime } from "./validate.js";
 export {

@@ -31,7 +31,11 @@ export interface ClaimedSpoolFile {
 const SPOOL_SUFFIX = ".jsonl";
 const CLAIM_MARK = ".replaying-";
 
-function pidAlive(pid: number): boolean {
+/**
+ * True while a process with this pid exists (signal 0 probes without signalling; EPERM means it
+ * exists under another user). Used to tell a lock or claim left by a dead process.
+ */
+export function isProcessAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
@@ -108,7 +112,7 @@ export class Spool {
       const mark = name.indexOf(CLAIM_MARK);
       if (mark >= 0) {
         const pid = Number(name.slice(mark + CLAIM_MARK.length).split("-")[0]);
-        if (pidAlive(pid)) continue;
+        if (isProcessAlive(pid)) continue;
         originalName = name.slice(0, mark);
       } else if (!name.endsWith(SPOOL_SUFFIX)) continue;
       const target = join(

@@ -1,14 +1,6 @@
 import { open, readFile, stat, unlink } from "node:fs/promises";
 import { join } from "node:path";
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === "EPERM";
-  }
-}
+import { isProcessAlive } from "@audit/core";
 
 /**
  * A lock shared by every process writing one directory: a `.lock` file created with O_EXCL that
@@ -42,7 +34,7 @@ export class DirectoryLock {
       // (its creator died between creating and writing it); a dead owner's lock is broken.
       const age =
         Date.now() - ((await stat(this.path).catch(() => undefined))?.mtimeMs ?? Date.now());
-      const abandoned = owner > 0 ? owner !== process.pid && !alive(owner) : age > 5000;
+      const abandoned = owner > 0 ? owner !== process.pid && !isProcessAlive(owner) : age > 5000;
       if (abandoned) {
         await unlink(this.path).catch(() => undefined);
         continue;

@@ -231,22 +231,27 @@ export class OtelExporter implements AuditExporter {
     );
   }
 
+  // The span an end event closes. When its start never reached us (an out-of-order batch, or a
+  // model call recorded as one event), it is made now, starting the end's duration earlier.
+  #spanToEnd(
+    key: string,
+    e: AuditEvent,
+    name: string,
+    attributes: () => Attributes,
+  ): OpenSpan | undefined {
+    if (this.#done.has(key)) return undefined;
+    return (
+      this.#open.get(key) ??
+      this.#start(key, name, e, ms(e.time) - (num(e.data.durationMs) ?? 0), attributes())
+    );
+  }
+
   #endRun(e: AuditEvent): void {
     const key = e.spanId ?? e.runId ?? e.id;
-    if (this.#done.has(key)) return;
-    let open = this.#open.get(key);
-    if (!open) {
-      // The start never reached us (an out-of-order batch): rebuild it from the end's duration.
-      const duration = num(e.data.durationMs) ?? 0;
-      open = this.#start(
-        key,
-        e.actor ? `invoke_agent ${e.actor}` : "invoke_agent",
-        e,
-        ms(e.time) - duration,
-        this.#runAttributes(e, e.actor),
-      );
-      if (!open) return;
-    }
+    const open = this.#spanToEnd(key, e, e.actor ? `invoke_agent ${e.actor}` : "invoke_agent", () =>
+      this.#runAttributes(e, e.actor),
+    );
+    if (!open) return;
     const span = open.span;
     span.setAttribute("audit.run.end.event.id", e.id);
     if (this.#captureContent && e.data.output !== undefined)
@@ -283,19 +288,10 @@ export class OtelExporter implements AuditExporter {
 
   #endTool(e: AuditEvent): void {
     const key = e.spanId ?? str(e.data.callId) ?? e.id;
-    if (this.#done.has(key)) return;
-    let open = this.#open.get(key);
-    if (!open) {
-      const duration = num(e.data.durationMs) ?? 0;
-      open = this.#start(
-        key,
-        `execute_tool ${str(e.data.tool) ?? "tool"}`,
-        e,
-        ms(e.time) - duration,
-        this.#toolAttributes(e),
-      );
-      if (!open) return;
-    }
+    const open = this.#spanToEnd(key, e, `execute_tool ${str(e.data.tool) ?? "tool"}`, () =>
+      this.#toolAttributes(e),
+    );
+    if (!open) return;
     const span = open.span;
     span.setAttribute("audit.tool.end.event.id", e.id);
     if (e.type === "tool.error") {
@@ -335,17 +331,10 @@ export class OtelExporter implements AuditExporter {
   // span id) opens the span early.
   #endLlm(e: AuditEvent): void {
     const key = e.spanId ?? e.id;
-    if (this.#done.has(key)) return;
     const model = str(e.data.model);
-    const open =
-      this.#open.get(key) ??
-      this.#start(
-        key,
-        model ? `chat ${model}` : "chat",
-        e,
-        ms(e.time) - (num(e.data.durationMs) ?? 0),
-        this.#llmAttributes(e),
-      );
+    const open = this.#spanToEnd(key, e, model ? `chat ${model}` : "chat", () =>
+      this.#llmAttributes(e),
+    );
     if (!open) return;
     const span = open.span;
     span.setAttributes(

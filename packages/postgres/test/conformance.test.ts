@@ -1,7 +1,7 @@
 import type { AuditEvent, AuditStore } from "@audit/core";
 import { runStoreConformance, type TestApi } from "@audit/test-suite";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { PostgresStore } from "../src/index.js";
+import { PostgresStore, type PostgresStoreOptions } from "../src/index.js";
 import { adminQuery, dropSchema, freshSchema, PG_URL, serverAvailable } from "./postgres.js";
 
 const available = await serverAvailable();
@@ -12,62 +12,41 @@ const t = {
   beforeEach,
   afterEach,
 } as unknown as TestApi;
-let schema: string;
 
-runStoreConformance(t, {
-  name: "PostgresStore",
-  create: async () => {
-    schema = freshSchema();
-    return new PostgresStore({ connectionString: PG_URL, schema });
-  },
-  reopen: async (store: AuditStore) => {
-    await store.close();
-    return new PostgresStore({ connectionString: PG_URL, schema: (store as PostgresStore).schema });
-  },
-  // Straight from the table, through another connection.
-  readRaw: async (store: AuditStore) => {
-    const r = await adminQuery(
-      `SELECT event FROM "${(store as PostgresStore).schema}".events`,
-    ).catch((err: { code?: string }) => {
-      if (err.code === "42P01") return { rows: [] };
-      throw err;
-    });
-    return r.rows.map((row: { event: AuditEvent }) => row.event);
-  },
-  cleanup: async () => {
-    await dropSchema(schema);
-  },
-});
+// The same suite for each layout of the events table.
+const layouts: [string, Partial<PostgresStoreOptions>][] = [
+  ["PostgresStore", {}],
+  ["PostgresStore (monthly partitions)", { partitions: "monthly" }],
+];
 
-let partitionedSchema: string;
-runStoreConformance(t, {
-  name: "PostgresStore (monthly partitions)",
-  create: async () => {
-    partitionedSchema = freshSchema("p");
-    return new PostgresStore({
-      connectionString: PG_URL,
-      schema: partitionedSchema,
-      partitions: "monthly",
-    });
-  },
-  reopen: async (store: AuditStore) => {
-    await store.close();
-    return new PostgresStore({
-      connectionString: PG_URL,
-      schema: (store as PostgresStore).schema,
-      partitions: "monthly",
-    });
-  },
-  readRaw: async (store: AuditStore) => {
-    const r = await adminQuery(
-      `SELECT event FROM "${(store as PostgresStore).schema}".events`,
-    ).catch((err: { code?: string }) => {
-      if (err.code === "42P01") return { rows: [] };
-      throw err;
-    });
-    return r.rows.map((row: { event: AuditEvent }) => row.event);
-  },
-  cleanup: async () => {
-    await dropSchema(partitionedSchema);
-  },
-});
+for (const [name, options] of layouts) {
+  let schema: string;
+  runStoreConformance(t, {
+    name,
+    create: async () => {
+      schema = freshSchema(options.partitions ? "p" : "t");
+      return new PostgresStore({ connectionString: PG_URL, schema, ...options });
+    },
+    reopen: async (store: AuditStore) => {
+      await store.close();
+      return new PostgresStore({
+        connectionString: PG_URL,
+        schema: (store as PostgresStore).schema,
+        ...options,
+      });
+    },
+    // Straight from the table, through another connection.
+    readRaw: async (store: AuditStore) => {
+      const r = await adminQuery(
+        `SELECT event FROM "${(store as PostgresStore).schema}".events`,
+      ).catch((err: { code?: string }) => {
+        if (err.code === "42P01") return { rows: [] };
+        throw err;
+      });
+      return r.rows.map((row: { event: AuditEvent }) => row.event);
+    },
+    cleanup: async () => {
+      await dropSchema(schema);
+    },
+  });
+}
