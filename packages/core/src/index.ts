@@ -1,23 +1,32 @@
 export {
   type Approval,
+  type ApprovalHost,
   type ApprovalResolution,
   Approvals,
+  isBoundResolution,
   resolutionEventId,
-} from "./approvals.js";
+} from "./approvals/approvals.js";
+export { Auditor, type AuditorHealth, type AuditorStats } from "./auditor/auditor.js";
+export { createAuditor } from "./auditor/create-auditor.js";
+export type { AuditorInit, AuditorOptions } from "./auditor/options.js";
 export {
-  Auditor,
-  type AuditorInit,
-  type AuditorOptions,
-  type AuditorStats,
-  type BatchOptions,
-  createAuditor,
-  type EventProcessor,
-  type FlushResult,
-  type RetryOptions,
-} from "./auditor.js";
+  AuditRun,
+  type LlmCall,
+  type RunEventOptions,
+  type RunHost,
+  type RunOptions,
+} from "./auditor/run.js";
 export { canonicalJson } from "./canonical.js";
-export { CompositeExporter, type CompositeExporterOptions } from "./composite-exporter.js";
-export { ConsoleExporter, type ConsoleExporterOptions, formatPretty } from "./console-exporter.js";
+export type { Outcome } from "./durable/commit-tracker.js";
+export { isDiskFull, isRejection } from "./durable/failure.js";
+export {
+  isProcessAlive,
+  parseProcessIdentity,
+  processIdentity,
+  sameProcessAlive,
+} from "./durable/process-identity.js";
+export { parseSpoolText, Spool, type SpoolOptions, type SpoolReadResult } from "./durable/spool.js";
+export type { RetryOptions, StoreHealth, WriteResult } from "./durable/store-writer.js";
 export {
   AdapterNotInstalledError,
   ApprovalConflictError,
@@ -26,10 +35,15 @@ export {
   AuditConfigError,
   AuditError,
   AuditOverflowError,
+  type AuditStage,
   AuditTimeoutError,
   AuditValidationError,
+  describeError,
+  EventRejectedError,
   ExportError,
+  SpoolError,
   StoreError,
+  StoreTimeoutError,
 } from "./errors.js";
 export {
   type AuditEvent,
@@ -45,7 +59,17 @@ export {
   type StandardEvent,
   type StandardEventType,
 } from "./event.js";
-export type { AuditExporter } from "./exporter.js";
+export {
+  CompositeExporter,
+  type CompositeExporterOptions,
+} from "./exporters/composite-exporter.js";
+export {
+  ConsoleExporter,
+  type ConsoleExporterOptions,
+  formatPretty,
+} from "./exporters/console-exporter.js";
+export type { AuditExporter } from "./exporters/exporter.js";
+export type { ExporterHealth } from "./exporters/lanes.js";
 export {
   compareEvents,
   cursorNotFound,
@@ -78,8 +102,14 @@ export {
   type NormalizeOptions,
   normalize,
   normalizePayload,
+  storableString,
+  truncateString,
 } from "./normalize.js";
 export { NullStore } from "./null-store.js";
+export type { BatchOptions } from "./pipeline/batch-queue.js";
+export type { EventProcessor } from "./pipeline/processors.js";
+export { isReservedType, type TraceContextProvider } from "./pipeline/stamp.js";
+export type { FlushResult } from "./pipeline/write-pipeline.js";
 export {
   CONTENT_FIELDS,
   isSecretKey,
@@ -101,8 +131,6 @@ export {
   type StoreFactory,
   supportedSchemes,
 } from "./registry.js";
-export { AuditRun, type LlmCall, type RunEventOptions, type RunOptions } from "./run.js";
-export { isProcessAlive, parseSpoolText, Spool, type SpoolReadResult } from "./spool.js";
 export type { AuditFilter, AuditStore, PruneOptions, StoreCapabilities } from "./store.js";
 export { assertValidBatch, assertValidEvent, isEventTime } from "./validate.js";
 export {

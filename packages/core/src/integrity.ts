@@ -10,7 +10,7 @@ import {
 import { canonicalJson } from "./canonical.js";
 import { AuditConfigError } from "./errors.js";
 import type { AuditEvent, ChainLink, EventPayloads } from "./event.js";
-import type { AuditExporter } from "./exporter.js";
+import type { AuditExporter } from "./exporters/exporter.js";
 import { uuidFromName, uuidv7, uuidv7WithTime } from "./ids.js";
 
 /** Tamper evidence settings of an auditor. The hash chain is on unless `integrity: false`. */
@@ -188,6 +188,14 @@ export function idRightAfter(id: string): string {
   return `${id}~checkpoint`;
 }
 
+/** A saved chain state (see {@link ChainSealer.mark}). */
+export interface SealerMark {
+  readonly seq: number;
+  readonly head: string;
+  readonly headEvent: Pick<AuditEvent, "id" | "time"> | undefined;
+  readonly since: number;
+}
+
 /**
  * One auditor's hash chain. Events are sealed in the order they leave the queue, which is the
  * order they were recorded; sealing happens off the agent's path, when a batch is written.
@@ -250,6 +258,43 @@ export class ChainSealer {
     this.#head = link.hash;
     this.#headEvent = event;
     this.#sinceCheckpoint++;
+  }
+
+  /**
+   * True when an event carries a chain link whose hash matches its content under this sealer's
+   * algorithm and key (so, with a key, it was written by a key holder).
+   */
+  intact(event: AuditEvent): boolean {
+    if (!event.chain || typeof event.chain.hash !== "string") return false;
+    try {
+      return hashEvent(event, this.#key) === event.chain.hash;
+    } catch {
+      return false;
+    }
+  }
+
+  /** The chain's state, to return to with {@link ChainSealer.rewind}. */
+  mark(): SealerMark {
+    return {
+      seq: this.#seq,
+      head: this.#head,
+      headEvent: this.#headEvent,
+      since: this.#sinceCheckpoint,
+    };
+  }
+
+  /**
+   * Undoes the links sealed since `mark`, for an event that provably never reached any store (an
+   * approval resolution that lost the race), so the chain has no gap. Refuses (returns false) when
+   * anything else was sealed since.
+   */
+  rewind(mark: SealerMark, expectedSeq: number): boolean {
+    if (this.#seq !== expectedSeq || expectedSeq !== mark.seq + 1) return false;
+    this.#seq = mark.seq;
+    this.#head = mark.head;
+    this.#headEvent = mark.headEvent;
+    this.#sinceCheckpoint = mark.since;
+    return true;
   }
 
   /** Whether a checkpoint is due after the events sealed so far. */

@@ -60,9 +60,33 @@ export function normalizePayload(
 
 type Limits = typeof DEFAULTS;
 
-function truncate(s: string, max: number): string {
+// NUL, and UTF-16 surrogates (lone ones are what needs fixing; pairs are checked on a hit).
+const UNSTORABLE = /[\u0000\uD800-\uDFFF]/;
+
+/**
+ * Makes a string storable in every store the same way: NUL (refused by PostgreSQL text and jsonb)
+ * and lone surrogates (not valid UTF-8, so each store would write them differently) become U+FFFD.
+ * The chain hash is computed over the result, so it covers exactly what every store keeps.
+ */
+export function storableString(s: string): string {
+  if (!UNSTORABLE.test(s)) return s;
+  return (s as unknown as { toWellFormed(): string }).toWellFormed().replaceAll("\u0000", "\uFFFD");
+}
+
+/**
+ * Cuts a string to at most `max` UTF-16 units plus a marker, never between the two halves of a
+ * surrogate pair (a cut emoji would otherwise leave a lone surrogate behind).
+ */
+export function truncateString(s: string, max: number): string {
   if (s.length <= max) return s;
-  return `${s.slice(0, max)}…[truncated ${s.length - max} chars]`;
+  let end = max;
+  const last = s.charCodeAt(end - 1);
+  if (last >= 0xd800 && last <= 0xdbff) end--;
+  return `${s.slice(0, end)}…[truncated ${s.length - end} chars]`;
+}
+
+function truncate(s: string, max: number): string {
+  return storableString(truncateString(s, max));
 }
 
 function describeError(err: unknown): string {
@@ -214,7 +238,7 @@ function walkRecord(
     try {
       raw = obj[key];
     } catch (err) {
-      out[key] = `[Unreadable: ${truncate(describeError(err), 200)}]`;
+      out[storableString(key)] = `[Unreadable: ${truncate(describeError(err), 200)}]`;
       continue;
     }
     const v = walk(raw, limits, ancestors, depth + 1);
@@ -248,7 +272,7 @@ function walkError(
     }
   };
   const name = read("name");
-  out.name = typeof name === "string" ? name : "Error";
+  out.name = typeof name === "string" ? truncate(name, 200) : "Error";
   const message = read("message");
   out.message = truncate(
     typeof message === "string" ? message : String(message ?? ""),
@@ -266,7 +290,7 @@ function walkError(
   for (const key of keys) {
     if (key === "name" || key === "message" || key === "stack") continue;
     const v = walk(read(key), limits, ancestors, depth + 1);
-    if (v !== undefined) out[key] = v;
+    if (v !== undefined) out[storableString(key)] = v;
   }
   const cause = read("cause");
   if (cause !== undefined) {

@@ -1,14 +1,14 @@
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { pathToFileURL } from "node:url";
-import { ConsoleExporter } from "./console-exporter.js";
 import {
   AdapterNotInstalledError,
   AuditConfigError,
   type AuditError,
   StoreError,
 } from "./errors.js";
-import type { AuditExporter } from "./exporter.js";
+import { ConsoleExporter } from "./exporters/console-exporter.js";
+import type { AuditExporter } from "./exporters/exporter.js";
 import { MemoryStore } from "./memory-store.js";
 import { NullStore } from "./null-store.js";
 import type { AuditStore } from "./store.js";

@@ -152,7 +152,8 @@ describe("store failures", () => {
     const files = readdirSync(spool);
     expect(files.length).toBeGreaterThan(0);
     // 250 events and the chain's final checkpoint, written on close.
-    expect(readFileSync(join(spool, files[0]!), "utf8").trim().split("\n").length).toBe(251);
+    const lines = files.flatMap((f) => readFileSync(join(spool, f), "utf8").trim().split("\n"));
+    expect(lines.length).toBe(251);
 
     // Another process (here: a new auditor) opens the same spool with a working store.
     const fresh = new MemoryStore();
@@ -229,20 +230,6 @@ describe("store failures", () => {
     await audit.flush();
     expect(audit.stats().lost).toBe(1);
     expect(errors[0]!.message).toMatch(/no spool is configured/);
-  });
-
-  it("spills the queue to the spool synchronously on process exit", async () => {
-    const spool = tempDir();
-    const store = new SwitchableStore();
-    store.delayMs = 10_000;
-    const audit = auditor({ store, spool });
-    const e = audit.record({ type: "t" });
-    audit.spillOnExit();
-    const text = readdirSync(spool)
-      .map((f) => readFileSync(join(spool, f), "utf8"))
-      .join("");
-    expect(text).toContain(e.id);
-    store.delayMs = 0;
   });
 });
 
@@ -361,7 +348,7 @@ describe("durability", () => {
     store.down = false;
     await audit.replaySpool();
     await expect(audit.commit(e)).resolves.toBeUndefined();
-    await expect(audit.flush()).resolves.toEqual({ spooled: 0 });
+    await expect(audit.flush()).resolves.toEqual({ spooled: 0, quarantined: 0, lost: 0 });
   });
 
   it("relaxed: commit resolves once the event is in the spool", async () => {

@@ -1,8 +1,14 @@
 import { performance } from "node:perf_hooks";
-import type { Auditor } from "./auditor.js";
-import type { AuditEvent, EventPayloads, Risk } from "./event.js";
-import { newSpanId, uuidv7 } from "./ids.js";
-import { normalize } from "./normalize.js";
+import type { AuditEvent, EventInput, EventPayloads, Risk } from "../event.js";
+import { newSpanId, uuidv7 } from "../ids.js";
+import { normalize } from "../normalize.js";
+
+/** What a run needs of its auditor. */
+export interface RunHost {
+  readonly durability: "relaxed" | "strict";
+  record(input: EventInput): AuditEvent;
+  commit(event: AuditEvent): Promise<void>;
+}
 
 /** Options of `auditor.startRun` and `auditor.withRun`. */
 export interface RunOptions {
@@ -64,13 +70,13 @@ export class AuditRun {
   /** The `run.start` event. */
   readonly startEvent: AuditEvent;
 
-  readonly #auditor: Auditor;
+  readonly #auditor: RunHost;
   readonly #actor: string | undefined;
   readonly #traceId: string | undefined;
   readonly #startedAt = performance.now();
   #endEvent: AuditEvent | undefined;
 
-  constructor(auditor: Auditor, options: RunOptions) {
+  constructor(auditor: RunHost, options: RunOptions) {
     this.#auditor = auditor;
     this.runId = options.runId ?? uuidv7();
     this.spanId = newSpanId();

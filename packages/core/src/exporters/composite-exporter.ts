@@ -1,5 +1,5 @@
-import { AuditClosedError, ExportError } from "./errors.js";
-import type { AuditEvent } from "./event.js";
+import { AuditClosedError, ExportError } from "../errors.js";
+import type { AuditEvent } from "../event.js";
 import type { AuditExporter } from "./exporter.js";
 
 /** Options of {@link CompositeExporter}. */

@@ -1,4 +1,4 @@
-import type { AuditEvent } from "./event.js";
+import type { AuditEvent } from "../event.js";
 
 /**
  * A sink the trail fans out to besides the store: a logger, an OpenTelemetry collector, a witness.

@@ -1,0 +1,462 @@
+import { resolve as resolvePath } from "node:path";
+import { type ApprovalHost, Approvals } from "../approvals/approvals.js";
+import type { Outcome } from "../durable/commit-tracker.js";
+import { isRejection } from "../durable/failure.js";
+import { Spool } from "../durable/spool.js";
+import { type StoreHealth, StoreWriter } from "../durable/store-writer.js";
+import { delay, withTimeout } from "../durable/timeout.js";
+import {
+  AuditClosedError,
+  type AuditError,
+  AuditOverflowError,
+  describeError,
+  StoreError,
+  StoreTimeoutError,
+} from "../errors.js";
+import type { AuditEvent, EventInput } from "../event.js";
+import type { ExporterHealth } from "../exporters/lanes.js";
+import { ExporterLanes } from "../exporters/lanes.js";
+import { resolvePrune } from "../filter.js";
+import { BatchQueue } from "../pipeline/batch-queue.js";
+import { type EventProcessor, runProcessors } from "../pipeline/processors.js";
+import { SealStage } from "../pipeline/seal.js";
+import { EventStamper } from "../pipeline/stamp.js";
+import { type FlushResult, WritePipeline } from "../pipeline/write-pipeline.js";
+import { PrivacyFilter } from "../privacy.js";
+import type { AuditStore, PruneOptions } from "../store.js";
+import { registerForExit } from "./exit-hook.js";
+import {
+  type AuditorInit,
+  defaultOnError,
+  type ResolvedSettings,
+  resolveSettings,
+} from "./options.js";
+import { pruneWithAnchors } from "./prune.js";
+import { AuditRun, type RunOptions } from "./run.js";
+
+/** Counters of what the auditor did (kept for compatibility; `health()` says more). */
+export interface AuditorStats {
+  recorded: number;
+  stored: number;
+  spooled: number;
+  replayed: number;
+  dropped: number;
+  lost: number;
+  quarantined: number;
+  exportDropped: number;
+  exportFailed: number;
+  queued: number;
+  storeHealthy: boolean;
+}
+
+/** The state of every stage, for health checks and `audit doctor`. */
+export interface AuditorHealth {
+  /** The store: up or down, since when, the last failure. */
+  store: StoreHealth & { id: string };
+  /** Events waiting in memory, and the bound. */
+  queue: { depth: number; max: number };
+  /** The spool, when there is one: bytes in the directory, this auditor's events awaiting replay. */
+  spool: { dir: string; bytes: number; maxBytes: number; events: number } | undefined;
+  /** Events by where they ended up, since the auditor was created. */
+  events: {
+    recorded: number;
+    stored: number;
+    spooled: number;
+    replayed: number;
+    quarantined: number;
+    lost: number;
+    dropped: number;
+  };
+  /** One entry per exporter. */
+  exporters: ExporterHealth[];
+  /** The last failure reported to `onError`. */
+  lastError: { message: string; code: string; stage: string; time: string } | undefined;
+}
+
+/**
+ * The front door: records events, batches them into the store, fans them out to exporters, and
+ * never loses one it acknowledged. A thin facade over the stages (stamp → processors → queue →
+ * seal → writer/spool, exporter lanes); create it with `createAuditor`.
+ */
+export class Auditor {
+  /** The store events are written to. */
+  readonly store: AuditStore;
+  /** Human approvals on top of the store. */
+  readonly approvals: Approvals;
+  /** `"relaxed"` or `"strict"`. */
+  readonly durability: "relaxed" | "strict";
+
+  readonly #settings: ResolvedSettings;
+  readonly #stamper: EventStamper;
+  readonly #processors: readonly EventProcessor[];
+  readonly #pipeline: WritePipeline;
+  readonly #writer: StoreWriter;
+  readonly #witness: ExporterLanes | undefined;
+  readonly #ownsStore: boolean;
+  readonly #ownsExporters: boolean;
+  readonly #onError: (error: AuditError) => void;
+  readonly #unregister: () => void;
+  #lastError: AuditorHealth["lastError"];
+  #recorded = 0;
+  #closing: Promise<void> | undefined;
+
+  /** Prefer `createAuditor`, which also opens stores and exporters from URLs and names. */
+  constructor(options: AuditorInit, ownership: { store?: boolean; exporters?: boolean } = {}) {
+    const s = resolveSettings(options);
+    this.#settings = s;
+    this.store = options.store;
+    this.durability = s.durability;
+    this.#ownsStore = ownership.store ?? false;
+    this.#ownsExporters = ownership.exporters ?? false;
+    this.#onError = options.onError ?? defaultOnError();
+    const report = (e: AuditError) => this.#report(e);
+    this.#stamper = new EventStamper({
+      actor: options.actor,
+      normalize: options.normalize,
+      traceContext: options.traceContext,
+    });
+    this.#processors = options.processors ?? [];
+    const lanes = (exporters: readonly import("../exporters/exporter.js").AuditExporter[]) =>
+      new ExporterLanes(exporters, {
+        maxPending: s.batch.maxQueue,
+        timeoutMs: s.exportTimeoutMs,
+        report,
+      });
+    const seal = new SealStage({
+      privacy: options.privacy === false ? undefined : new PrivacyFilter(options.privacy ?? {}),
+      integrity: options.integrity === false ? false : (options.integrity ?? {}),
+      actor: options.actor,
+      report,
+      onCheckpoint: (e) => this.#witness?.dispatch([e]),
+      onIdle: () => this.#idleCheckpoint(),
+    });
+    this.#witness = seal.sealer?.witness ? lanes([seal.sealer.witness]) : undefined;
+    const spool =
+      s.spool === false
+        ? undefined
+        : new Spool(resolvePath(s.spool), { maxBytes: s.spoolMaxBytes });
+    this.#writer = new StoreWriter({
+      store: this.store,
+      spool,
+      retry: s.retry,
+      appendTimeoutMs: s.appendTimeoutMs,
+      maxEvents: s.batch.maxEvents,
+      report,
+      onReplayed: () => this.#pipeline.tracker.spoolReplayed(),
+    });
+    this.#pipeline = new WritePipeline({
+      queue: (onReady) => new BatchQueue(s.batch, onReady),
+      seal,
+      writer: this.#writer,
+      lanes: lanes(options.exporters ?? []),
+      onOverflow: s.onOverflow,
+      durability: s.durability,
+      report,
+    });
+    this.approvals = new Approvals(this.#approvalHost());
+    const pipeline = this.#pipeline;
+    this.#unregister = registerForExit({
+      get busy() {
+        return pipeline.depth > 0;
+      },
+      flushSoon: () => pipeline.queue.readySoon(),
+      spillSync: () => pipeline.spillSync(!this.#closing),
+    });
+    // Events a crashed process left in the spool are replayed as soon as the store answers.
+    if (spool?.hasPending()) void this.#writer.replay();
+  }
+
+  /**
+   * Stamps an event (id, time, actor, trace context), normalises its payload, runs the processors
+   * and queues it. Synchronous and cheap; returns the event as it will be stored.
+   * @throws {AuditValidationError} for a malformed or reserved type, a library id, a bad risk;
+   *   {@link AuditClosedError} after close; {@link AuditOverflowError} when the queue is full and
+   *   `onOverflow` is `"throw"`.
+   */
+  record<T extends string>(input: EventInput<T>): AuditEvent {
+    if (this.#closing) throw new AuditClosedError("record() after close()");
+    const event = runProcessors(this.#processors, this.#stamper.stamp(input), (e) =>
+      this.#report(e),
+    );
+    this.#pipeline.enqueue(event);
+    this.#recorded++;
+    return event;
+  }
+
+  /**
+   * Resolves when `event` (returned by this auditor's `record`) is durable: in the store, or with
+   * relaxed durability also in the spool or its quarantine. Rejects when it was dropped or lost,
+   * and in strict mode whenever it is not in the store. Bounded: a hung store times out per
+   * attempt (`appendTimeoutMs`), so this settles after at most `retry.attempts` attempts.
+   */
+  async commit(event: AuditEvent): Promise<void> {
+    const outcome: Outcome | undefined = await this.#pipeline.outcome(event);
+    if (outcome === "stored") return;
+    if (outcome === "dropped") {
+      throw new AuditOverflowError(`event ${event.id} was dropped because the queue was full`);
+    }
+    if (outcome === undefined) {
+      // Not recorded by this auditor: ask the store itself.
+      if ((await this.store.get(event.id).catch(() => undefined)) !== undefined) return;
+      throw new StoreError(this.store.id, `event ${event.id} is not in the store`);
+    }
+    if (outcome === "lost") {
+      throw new StoreError(
+        this.store.id,
+        `event ${event.id} could not be written to the store or the spool`,
+      );
+    }
+    if (this.durability === "relaxed") return;
+    // Spooled earlier: it may have been replayed since, so ask the store itself.
+    if (outcome === "spooled" && this.#writer.up) await this.#writer.replay();
+    const stored = await withTimeout(
+      () => this.store.get(event.id),
+      this.#settings.appendTimeoutMs,
+      () => new StoreTimeoutError(this.store.id, "get", this.#settings.appendTimeoutMs),
+    ).catch(() => undefined);
+    if (!stored) {
+      throw new StoreError(
+        this.store.id,
+        `event ${event.id} is not in the store (${outcome}); ${outcome === "spooled" ? "it is kept in the spool and will be replayed" : "it is kept in the spool's quarantine"}`,
+      );
+    }
+  }
+
+  /**
+   * Resolves when every event recorded before the call is settled: in the store, or (relaxed
+   * durability) in the spool. Says how many are not in the store; in strict mode rejects with
+   * {@link StoreError} when any is not. Waits for exporters at most `exportTimeoutMs`.
+   */
+  flush(): Promise<FlushResult> {
+    return this.#pipeline.flush();
+  }
+
+  /** What every stage is doing: store state, queue, spool, quarantine, exporters, last error. */
+  health(): AuditorHealth {
+    const w = this.#writer;
+    const spool = w.spool;
+    return {
+      store: { id: this.store.id, ...w.health },
+      queue: { depth: this.#pipeline.depth, max: this.#settings.batch.maxQueue },
+      spool: spool && {
+        dir: spool.dir,
+        bytes: spool.bytes(),
+        maxBytes: spool.maxBytes,
+        events: w.spoolPending,
+      },
+      events: { recorded: this.#recorded, ...w.counts, dropped: this.#pipeline.dropped },
+      exporters: this.#pipeline.lanes.health(),
+      lastError: this.#lastError,
+    };
+  }
+
+  /** What the auditor has done so far (see {@link Auditor.health} for more). */
+  stats(): AuditorStats {
+    const c = this.#writer.counts;
+    return {
+      recorded: this.#recorded,
+      ...c,
+      dropped: this.#pipeline.dropped,
+      exportDropped: this.#pipeline.lanes.dropped,
+      exportFailed: this.#pipeline.lanes.failed,
+      queued: this.#pipeline.depth,
+      storeHealthy: this.#writer.up,
+    };
+  }
+
+  /** Starts an agent run: records `run.start` and returns the run handle. */
+  startRun(options: RunOptions = {}): AuditRun {
+    return new AuditRun(this, options);
+  }
+
+  /**
+   * Runs `fn` inside a run that ends by itself: `run.end` with the result as output when `fn`
+   * resolves (unless it ended the run itself), `run.fail` when it throws (and the error is rethrown).
+   */
+  async withRun<T>(options: RunOptions, fn: (run: AuditRun) => Promise<T> | T): Promise<T> {
+    const run = this.startRun(options);
+    let result: T;
+    try {
+      result = await fn(run);
+    } catch (err) {
+      if (!run.ended) await run.fail(err);
+      throw err;
+    }
+    if (!run.ended) await run.end({ output: result });
+    return result;
+  }
+
+  /**
+   * Replays the spool (this process's files and any a crashed process left) into the store, by id.
+   * Resolves `true` when the spool is empty afterwards. Runs by itself once the store answers.
+   */
+  replaySpool(): Promise<boolean> {
+    return this.#writer.replay();
+  }
+
+  /**
+   * Flushes, writes the final checkpoint, replays the spool if the store answers, then releases
+   * what the auditor opened (a store opened from a URL, exporters created from names). Settles
+   * within `closeTimeoutMs` whatever the store and exporters do: what could not be written by then
+   * is in the spool. A store or exporter you passed in stays open. Idempotent.
+   */
+  close(): Promise<void> {
+    this.#closing ??= this.#close();
+    return this.#closing;
+  }
+
+  async #close(): Promise<void> {
+    const deadline = Date.now() + this.#settings.closeTimeoutMs;
+    const remaining = () => Math.max(0, deadline - Date.now());
+    const pipeline = this.#pipeline;
+    const graceful = async () => {
+      await pipeline.flush().catch((e: AuditError) => this.#report(e));
+      // The final checkpoint closes the chain: verify can then tell a cut-off tail.
+      const sealer = pipeline.seal.sealer;
+      if (sealer && sealer.head.seq > 0) {
+        pipeline.enqueueInternal(pipeline.seal.checkpoint(true));
+        await pipeline.flush().catch((e: AuditError) => this.#report(e));
+      }
+      if (this.#writer.spool?.hasPending()) await this.#writer.replay();
+      return true;
+    };
+    const done = await Promise.race([graceful(), delay(remaining()).then(() => false)]);
+    if (!done) {
+      pipeline.abort(true);
+      this.#report(
+        new StoreError(
+          this.store.id,
+          `close() ran out of its ${this.#settings.closeTimeoutMs} ms; what was not written is in the spool`,
+        ),
+      );
+    }
+    pipeline.queue.stop();
+    pipeline.seal.stop();
+    this.#writer.stop();
+    this.#writer.spool?.close();
+    this.#unregister();
+    const lanes = pipeline.lanes;
+    await Promise.race([
+      Promise.all([this.#ownsExporters ? lanes.shutdown() : lanes.flush(), this.#witness?.flush()]),
+      delay(remaining()),
+    ]);
+    if (this.#ownsStore) {
+      await withTimeout(
+        () => this.store.close(),
+        Math.max(1, remaining()),
+        () => new StoreTimeoutError(this.store.id, "close", this.#settings.closeTimeoutMs),
+      ).catch((err: unknown) => {
+        this.#report(
+          new StoreError(this.store.id, `close failed: ${describeError(err)}`, { cause: err }),
+        );
+      });
+    }
+  }
+
+  /**
+   * Deletes old events from the store (`before` a time, or all but the newest `keep`) and records a
+   * prune checkpoint for every chain that lost events, naming the last deleted link, so the rest of
+   * each chain still verifies. Returns how many events were deleted.
+   */
+  async prune(options: PruneOptions): Promise<number> {
+    if (this.#closing) throw new AuditClosedError("prune() after close()");
+    resolvePrune(options);
+    await this.flush().catch(() => undefined);
+    return pruneWithAnchors(this.store, options, this.#pipeline);
+  }
+
+  #approvalHost(): ApprovalHost {
+    const pipeline = this.#pipeline;
+    return {
+      store: this.store,
+      flush: () => this.flush(),
+      linkIntact: (e) => pipeline.seal.sealer?.intact(e) ?? true,
+      writeResolution: (event) => this.#writeResolution(event),
+    };
+  }
+
+  // A resolution is the next link of this auditor's chain, written alone while no batch is in
+  // flight, so that if another resolver won, its link can be undone and the chain has no gap.
+  #writeResolution(event: AuditEvent): Promise<AuditEvent | undefined> {
+    const pipeline = this.#pipeline;
+    return pipeline.exclusive(async () => {
+      const sealer = pipeline.seal.sealer;
+      const mark = sealer?.mark();
+      // A chain's times never go back, whatever the request's writer's clock said.
+      const head = mark?.headEvent?.time;
+      if (head !== undefined && event.time < head) event.time = head;
+      pipeline.seal.prepareAlone(event);
+      try {
+        await withTimeout(
+          () => this.store.append([event]),
+          this.#settings.appendTimeoutMs,
+          () =>
+            new StoreTimeoutError(
+              this.store.id,
+              "append of a resolution",
+              this.#settings.appendTimeoutMs,
+            ),
+        );
+      } catch (err) {
+        if (isRejection(err)) {
+          if (mark && event.chain) sealer?.rewind(mark, event.chain.seq);
+        } else {
+          // The store may or may not have it: keep it in the spool so that it lands either way.
+          this.#writer.toSpool([event]);
+        }
+        throw new StoreError(
+          this.store.id,
+          `cannot write the resolution of approval ${String(event.data.approvalId)}: ${describeError(err)}`,
+          { cause: err },
+        );
+      }
+      const stored = await this.store.get(event.id);
+      const won = event.chain
+        ? stored?.chain?.hash === event.chain.hash
+        : sameResolution(stored, event);
+      if (won) {
+        pipeline.lanes.dispatch([event]);
+        return stored;
+      }
+      if (mark && event.chain) sealer?.rewind(mark, event.chain.seq);
+      return stored;
+    });
+  }
+
+  #idleCheckpoint(): void {
+    const pipeline = this.#pipeline;
+    if (this.#closing) return;
+    if (pipeline.depth > 0) {
+      pipeline.seal.rearmIdle();
+      return;
+    }
+    void pipeline.exclusive(async () => {
+      if (pipeline.seal.uncovered) pipeline.enqueueInternal(pipeline.seal.checkpoint(false));
+    });
+  }
+
+  #report(error: AuditError): void {
+    this.#lastError = {
+      message: error.message,
+      code: error.code,
+      stage: error.stage,
+      time: new Date().toISOString(),
+    };
+    try {
+      this.#onError(error);
+    } catch {
+      // A throwing onError must not turn into an audit failure in the agent.
+    }
+  }
+}
+
+// Without a chain: key order may differ in what a store reads back, so compare what identifies it.
+function sameResolution(stored: AuditEvent | undefined, ours: AuditEvent): boolean {
+  return (
+    stored !== undefined &&
+    stored.time === ours.time &&
+    stored.data.outcome === ours.data.outcome &&
+    stored.data.resolvedBy === ours.data.resolvedBy &&
+    stored.data.comment === ours.data.comment
+  );
+}
