@@ -63,6 +63,8 @@ interface Segment {
 }
 
 interface SegmentState {
+  /** The file's inode: a prune rewrites a file under the same name, with a new inode. */
+  ino: number;
   size: number;
   last: Key | undefined;
   endsWithNewline: boolean;
@@ -334,10 +336,13 @@ export class JsonlStore implements AuditStore {
   // Brings this process's view of a file up to date by reading only what was added since.
   async #refresh(name: string): Promise<SegmentState> {
     const path = join(this.dir, name);
-    const known = this.#segments.get(name);
-    const size = (await stat(path).catch(() => undefined))?.size ?? 0;
+    const info = await stat(path).catch(() => undefined);
+    const size = info?.size ?? 0;
+    const ino = info?.ino ?? 0;
+    let known = this.#segments.get(name);
+    if (known && (known.ino !== ino || known.size > size)) known = undefined;
     if (known && known.size === size) return known;
-    const state: SegmentState = { size, last: known?.last, endsWithNewline: true };
+    const state: SegmentState = { ino, size, last: known?.last, endsWithNewline: true };
     if (size > 0) {
       const fh = await open(path, "r");
       try {
@@ -374,10 +379,19 @@ export class JsonlStore implements AuditStore {
       this.#ids.set(partition, ids);
       return ids;
     }
-    // Another process may have appended since: read just the new bytes of each file.
+    // Another process may have appended since: read just the new bytes of each file. A file that
+    // shrank or was replaced (a prune rewrote it) is read again from the start.
     for (const s of files) {
-      const before = this.#segments.get(s.name)?.size ?? 0;
-      const now = (await stat(join(this.dir, s.name)).catch(() => undefined))?.size ?? 0;
+      const known = this.#segments.get(s.name);
+      const info = await stat(join(this.dir, s.name)).catch(() => undefined);
+      if (!info) continue;
+      if (!known || info.ino !== known.ino || info.size < known.size) {
+        this.#ids.delete(partition);
+        for (const f of files) this.#segments.delete(f.name);
+        return this.#idsOf(partition, segments);
+      }
+      const before = known.size;
+      const now = info.size;
       if (now === before) continue;
       const fh = await open(join(this.dir, s.name), "r");
       try {
@@ -430,10 +444,18 @@ export class JsonlStore implements AuditStore {
     segments: Segment[],
   ): Promise<void> {
     const ids = await this.#idsOf(partition, segments);
+    // Two writers may stamp the same id a moment apart across midnight (two resolvers of one
+    // approval): the neighbouring days' ids count too, so an id is stored once.
+    const neighbours: Set<string>[] = [];
+    if (partition !== SINGLE) {
+      for (const day of adjacentDays(partition)) {
+        if (segments.some((s) => s.partition === day)) neighbours.push(await this.#idsOf(day, segments));
+      }
+    }
     const fresh: AuditEvent[] = [];
     const seen = new Set<string>();
     for (const e of events) {
-      if (ids.has(e.id) || seen.has(e.id)) continue;
+      if (ids.has(e.id) || seen.has(e.id) || neighbours.some((n) => n.has(e.id))) continue;
       seen.add(e.id);
       fresh.push(e);
     }
@@ -460,8 +482,11 @@ export class JsonlStore implements AuditStore {
     }
     const path = join(this.dir, target.name);
     const state = created
-      ? { size: 0, last: undefined, endsWithNewline: true }
+      ? { ino: 0, size: 0, last: undefined, endsWithNewline: true }
       : await this.#refresh(target.name);
+    if (!(await this.#lock.stillHeld())) {
+      throw new StoreError("jsonl", `lost the lock of ${this.dir} before writing; the write is retried`);
+    }
     let text = state.endsWithNewline ? "" : "\n";
     for (const e of fresh) text += JSON.stringify(e) + "\n";
     const buf = Buffer.from(text);
@@ -476,7 +501,9 @@ export class JsonlStore implements AuditStore {
     }
     if (created && this.#fsync === "always") await syncDir(this.dir);
     const last = fresh[fresh.length - 1]!;
+    const ino = (await stat(path).catch(() => undefined))?.ino ?? 0;
     this.#segments.set(target.name, {
+      ino,
       size: state.size + buf.length,
       last: { time: last.time, id: last.id },
       endsWithNewline: true,
@@ -532,23 +559,9 @@ export class JsonlStore implements AuditStore {
   async prune(options: PruneOptions): Promise<number> {
     this.#check();
     const { before, keep } = resolvePrune(options);
-    let cut: Key | undefined = before === undefined ? undefined : { time: before, id: "" };
-    if (keep !== undefined) {
-      // The keep-th newest event is the oldest one kept.
-      let n = 0;
-      let oldestKept: Key | undefined;
-      for await (const e of this.#scan(resolveFilter({ order: "desc" }))) {
-        if (++n === keep) {
-          oldestKept = { time: e.time, id: e.id };
-          break;
-        }
-      }
-      const keepCut: Key =
-        keep === 0 ? { time: "\uffff", id: "" } : (oldestKept ?? { time: "", id: "" });
-      if (!cut || compareEvents(keepCut, cut) > 0) cut = keepCut;
-    }
-    const boundary = cut!;
     return this.#withLock(async () => {
+      // The cut is found under the lock, so writers cannot move it while it is applied.
+      const boundary = await this.#pruneCut(before, keep);
       let deleted = 0;
       for (const s of await this.#list()) {
         const path = join(this.dir, s.name);
@@ -589,11 +602,37 @@ export class JsonlStore implements AuditStore {
     });
   }
 
+  async #pruneCut(before: string | undefined, keep: number | undefined): Promise<Key> {
+    let cut: Key | undefined = before === undefined ? undefined : { time: before, id: "" };
+    if (keep !== undefined) {
+      // The keep-th newest event is the oldest one kept.
+      let n = 0;
+      let oldestKept: Key | undefined;
+      for await (const e of this.#scan(resolveFilter({ order: "desc" }))) {
+        if (++n === keep) {
+          oldestKept = { time: e.time, id: e.id };
+          break;
+        }
+      }
+      const keepCut: Key =
+        keep === 0 ? { time: "\uffff", id: "" } : (oldestKept ?? { time: "", id: "" });
+      if (!cut || compareEvents(keepCut, cut) > 0) cut = keepCut;
+    }
+    return cut!;
+  }
+
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
     await this.#tail;
   }
+}
+
+function adjacentDays(day: string): string[] {
+  const ms = Date.parse(`${day}T00:00:00.000Z`);
+  if (Number.isNaN(ms)) return [];
+  const d = 86_400_000;
+  return [new Date(ms - d).toISOString().slice(0, 10), new Date(ms + d).toISOString().slice(0, 10)];
 }
 
 async function syncDir(dir: string): Promise<void> {

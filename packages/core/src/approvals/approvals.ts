@@ -180,7 +180,7 @@ export class Approvals {
     if (request.spanId !== undefined) event.parentSpanId = request.spanId;
     else if (request.parentSpanId !== undefined) event.parentSpanId = request.parentSpanId;
     const stored = await this.#host.writeResolution(event);
-    if (stored && stored.chain && event.chain && stored.chain.hash === event.chain.hash) {
+    if (stored?.chain && event.chain && stored.chain.hash === event.chain.hash) {
       return stored as Resolution;
     }
     if (isBoundResolution(stored, request, (x) => this.#host.linkIntact(x))) {

@@ -1,45 +1,56 @@
-import { resolvePrune } from "../filter.js";
 import type { WritePipeline } from "../pipeline/write-pipeline.js";
 import type { AuditStore, PruneOptions } from "../store.js";
 
 /**
- * Prunes the store and records a prune checkpoint for every chain that lost events, naming its
- * last deleted link, so the rest of each chain still verifies.
+ * Prunes the store, then records a prune checkpoint for every chain that now starts after seq 1
+ * without one: it names the last deleted link (the first remaining event's seq − 1 and its `prev`
+ * hash), so the rest of the chain still verifies. Anchors are read from what remains (for the chains
+ * whose first event the prune removed) rather than predicted from what will be deleted, so writers appending during the prune (which can move a
+ * `keep` cut) never leave a chain with a gap.
  */
+async function firstLinks(store: AuditStore): Promise<Map<string, { seq: number; prev: string }>> {
+  const first = new Map<string, { seq: number; prev: string }>();
+  for await (const e of store.stream()) {
+    if (!e.chain) continue;
+    const f = first.get(e.chain.id);
+    if (!f || e.chain.seq < f.seq) first.set(e.chain.id, { seq: e.chain.seq, prev: e.chain.prev });
+  }
+  return first;
+}
+
 export async function pruneWithAnchors(
   store: AuditStore,
   options: PruneOptions,
   pipeline: WritePipeline,
 ): Promise<number> {
-  const { before, keep } = resolvePrune(options);
   const sealer = pipeline.seal.sealer;
-  const anchors = new Map<string, { seq: number; hash: string }>();
-  if (sealer) {
-    // The events prune will delete are the oldest ones: those before `before`, and the first
-    // (count - keep). Their chains' highest deleted links become the anchors.
-    const limit = keep === undefined ? undefined : Math.max(0, (await store.count()) - keep);
-    let n = 0;
-    for await (const e of store.stream()) {
-      const byCount = limit !== undefined && n < limit;
-      const byTime = before !== undefined && e.time < before;
-      n++;
-      // Ascending order: once an event survives both conditions, every later one does too.
-      if (!byCount && !byTime) break;
-      if (!e.chain) continue;
-      const a = anchors.get(e.chain.id);
-      if (!a || e.chain.seq > a.seq)
-        anchors.set(e.chain.id, { seq: e.chain.seq, hash: e.chain.hash });
+  if (!sealer) return store.prune(options);
+  // Only chains whose head the prune removed get an anchor: a chain that already started late
+  // (its head deleted by someone else) must keep showing that gap.
+  const before = await firstLinks(store);
+  const deleted = await store.prune(options);
+  if (deleted === 0) return deleted;
+  const anchored = new Map<string, number>();
+  for await (const e of store.stream({ type: "audit.checkpoint" })) {
+    const d = e.data as { chainId?: unknown; seq?: unknown; reason?: unknown };
+    if (d.reason !== "prune" || typeof d.chainId !== "string" || typeof d.seq !== "number")
+      continue;
+    anchored.set(d.chainId, Math.max(anchored.get(d.chainId) ?? 0, d.seq));
+  }
+  const anchors: [string, { seq: number; prev: string }][] = [];
+  for (const [chainId, f] of await firstLinks(store)) {
+    const was = before.get(chainId)?.seq;
+    if (was !== undefined && f.seq > was && (anchored.get(chainId) ?? 0) < f.seq - 1) {
+      anchors.push([chainId, f]);
     }
   }
-  const deleted = await store.prune(options);
-  if (sealer && anchors.size > 0) {
-    await pipeline.exclusive(async () => {
-      for (const [chainId, a] of anchors) {
-        const data = sealer.anchorData(chainId, a.seq, a.hash, { reason: "prune" });
-        pipeline.enqueueInternal(sealer.checkpointEvent(data, undefined));
-      }
-    });
-    await pipeline.flush();
-  }
+  if (anchors.length === 0) return deleted;
+  await pipeline.exclusive(async () => {
+    for (const [chainId, f] of anchors) {
+      const data = sealer.anchorData(chainId, f.seq - 1, f.prev, { reason: "prune" });
+      pipeline.enqueueInternal(sealer.checkpointEvent(data, undefined));
+    }
+  });
+  await pipeline.flush();
   return deleted;
 }

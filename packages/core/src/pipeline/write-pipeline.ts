@@ -109,7 +109,7 @@ export class WritePipeline {
 
   // onOverflow "block": the agent waits for a synchronous, fsynced write of the queue to the spool.
   #spillQueue(): void {
-    const { events, start } = this.queue.takeAll();
+    const { events } = this.queue.takeAll();
     const batch = this.seal.seal(events);
     this.lanes.dispatch(batch);
     const result: WriteResult = { stored: [], spooled: [], quarantined: [], lost: [] };
