@@ -17,6 +17,7 @@ import {
   StoreError,
   verifyChain,
 } from "@audit/core";
+import { DOCTOR_HELP, doctor } from "./doctor.js";
 import { csvHeader, csvRow, type Format, summarize, table } from "./format.js";
 
 /** Where the CLI writes, and what it knows of its environment. Tests pass their own. */
@@ -76,6 +77,7 @@ Commands:
   copy        copy a trail between any two backends (streaming, resumable)
   prune       delete old events, keeping the chains verifiable
   approvals   list pending approvals, or resolve one
+  doctor      is the trail healthy? the store, the spool and the quarantine
 
 Every command takes --store URL (or AUDIT_STORE) and --help.
 
@@ -155,6 +157,7 @@ Usage: audit prune --before T | --keep N
 Examples:
   audit prune --before 30d
   audit prune --keep 1000000`,
+  doctor: DOCTOR_HELP,
   approvals: `audit approvals — human approvals
 
 Usage:
@@ -694,6 +697,7 @@ const COMMANDS: Record<string, (args: string[], io: CliIo) => Promise<number>> =
   copy,
   prune,
   approvals,
+  doctor,
 };
 
 /**

@@ -11,7 +11,7 @@ import { canonicalJson } from "./canonical.js";
 import { AuditConfigError } from "./errors.js";
 import type { AuditEvent, ChainLink, EventPayloads } from "./event.js";
 import type { AuditExporter } from "./exporters/exporter.js";
-import { uuidFromName, uuidv7, uuidv7WithTime } from "./ids.js";
+import { uuidv7, uuidv7WithTime } from "./ids.js";
 
 /** Tamper evidence settings of an auditor. The hash chain is on unless `integrity: false`. */
 export interface IntegrityOptions {
@@ -352,21 +352,5 @@ export class ChainSealer {
   /** Records that a checkpoint now covers the head. */
   covered(): void {
     this.#sinceCheckpoint = 0;
-  }
-
-  /**
-   * Seals an event written outside the queue (an approval resolution) as a chain of its own, with
-   * an id derived from the event id: every writer that races for that event computes the same
-   * chain, and the one that is stored is complete, so the losers leave no gap anywhere.
-   */
-  sealStandalone(event: AuditEvent): void {
-    const link: ChainLink = {
-      id: uuidFromName(`audit:standalone-chain:${event.id}`),
-      seq: 1,
-      prev: "",
-      hash: "",
-    };
-    event.chain = link;
-    link.hash = hashEvent(event, this.#key);
   }
 }

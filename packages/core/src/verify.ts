@@ -1,6 +1,5 @@
 import type { KeyObject } from "node:crypto";
 import type { AuditEvent } from "./event.js";
-import { uuidFromName } from "./ids.js";
 import {
   type CheckpointData,
   checkpointSignatureValid,
@@ -121,7 +120,6 @@ interface ChainState {
   rival: Link | undefined;
   linkErrors: number;
   mismatches: ChainProblem[];
-  standalone: boolean;
 }
 
 interface ChainFacts {
@@ -239,7 +237,6 @@ export async function verifyChain(
         rival: undefined,
         linkErrors: 0,
         mismatches: [],
-        standalone: id === uuidFromName(`audit:standalone-chain:${e.id}`),
       };
       chains.set(id, s);
     }
@@ -425,7 +422,7 @@ export async function verifyChain(
     if (keyMismatch && s.bad > 0)
       problem({ kind: "wrong-key", chainId: s.id, message: keyMismatch });
     else for (const m of s.mismatches) problem(m);
-    const closed = s.standalone || f.finalSeq !== undefined;
+    const closed = f.finalSeq !== undefined;
     if (!closed) {
       const p: ChainProblem = {
         kind: "unclosed",

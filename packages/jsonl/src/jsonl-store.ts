@@ -449,7 +449,8 @@ export class JsonlStore implements AuditStore {
     const neighbours: Set<string>[] = [];
     if (partition !== SINGLE) {
       for (const day of adjacentDays(partition)) {
-        if (segments.some((s) => s.partition === day)) neighbours.push(await this.#idsOf(day, segments));
+        if (segments.some((s) => s.partition === day))
+          neighbours.push(await this.#idsOf(day, segments));
       }
     }
     const fresh: AuditEvent[] = [];
@@ -485,7 +486,10 @@ export class JsonlStore implements AuditStore {
       ? { ino: 0, size: 0, last: undefined, endsWithNewline: true }
       : await this.#refresh(target.name);
     if (!(await this.#lock.stillHeld())) {
-      throw new StoreError("jsonl", `lost the lock of ${this.dir} before writing; the write is retried`);
+      throw new StoreError(
+        "jsonl",
+        `lost the lock of ${this.dir} before writing; the write is retried`,
+      );
     }
     let text = state.endsWithNewline ? "" : "\n";
     for (const e of fresh) text += JSON.stringify(e) + "\n";

@@ -69,7 +69,8 @@ export class DirectoryLock {
     const holder = held.split("\n")[0] ?? "";
     if (holder.length > 0 && held.endsWith("\n")) return !sameProcessAlive(holder);
     // Not one of ours (an older format, or damage): abandoned once it has not changed for seconds.
-    const age = Date.now() - ((await stat(this.path).catch(() => undefined))?.mtimeMs ?? Date.now());
+    const age =
+      Date.now() - ((await stat(this.path).catch(() => undefined))?.mtimeMs ?? Date.now());
     return age > 5000;
   }
 

@@ -369,7 +369,8 @@ export class Auditor {
     const pipeline = this.#pipeline;
     return {
       store: this.store,
-      flush: () => this.flush(),
+      // The store only: a slow exporter must never hold up a human's decision.
+      flush: () => pipeline.flush({ exporters: false }),
       linkIntact: (e) => pipeline.seal.sealer?.intact(e) ?? true,
       writeResolution: (event) => this.#writeResolution(event),
     };

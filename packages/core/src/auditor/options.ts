@@ -50,8 +50,8 @@ export interface AuditorOptions {
   appendTimeoutMs?: number;
   /**
    * The bound of `close()`: it settles within this time whatever the store and the exporters do;
-   * what could not be written by then is in the spool.
-   * @default 10000
+   * what could not be written by then is in the spool (or, without a spool, reported lost).
+   * @default 30000
    */
   closeTimeoutMs?: number;
   /**
@@ -150,7 +150,7 @@ export function resolveSettings(options: AuditorInit): ResolvedSettings {
       maxDelayMs: nonNegative(options.retry?.maxDelayMs ?? 5000, "retry.maxDelayMs"),
     },
     appendTimeoutMs: positive(options.appendTimeoutMs ?? 5000, "appendTimeoutMs"),
-    closeTimeoutMs: positive(options.closeTimeoutMs ?? 10_000, "closeTimeoutMs"),
+    closeTimeoutMs: positive(options.closeTimeoutMs ?? 30_000, "closeTimeoutMs"),
     exportTimeoutMs: positive(options.exportTimeoutMs ?? 30_000, "exportTimeoutMs"),
     spool,
     spoolMaxBytes: positiveInt(options.spoolMaxBytes ?? 512 * 1024 * 1024, "spoolMaxBytes"),

@@ -39,8 +39,9 @@ export async function pruneWithAnchors(
   }
   const anchors: [string, { seq: number; prev: string }][] = [];
   for (const [chainId, f] of await firstLinks(store)) {
-    const was = before.get(chainId)?.seq;
-    if (was !== undefined && f.seq > was && (anchored.get(chainId) ?? 0) < f.seq - 1) {
+    // A chain first written while the prune ran counts as starting at 1.
+    const was = before.get(chainId)?.seq ?? 1;
+    if (f.seq > was && (anchored.get(chainId) ?? 0) < f.seq - 1) {
       anchors.push([chainId, f]);
     }
   }

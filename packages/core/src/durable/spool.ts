@@ -178,6 +178,34 @@ export class Spool {
     return this.#bytes;
   }
 
+  /**
+   * Reads the directory: spool files waiting for replay (from any process), their bytes and
+   * events, and the events kept in quarantine. Reads every file: for diagnostics, not hot paths.
+   */
+  inspect(): { files: number; bytes: number; events: number; quarantined: number } {
+    let bytes = 0;
+    let events = 0;
+    const names = this.#names();
+    for (const name of names) {
+      const path = join(this.dir, name);
+      bytes += fileSize(path);
+      try {
+        events += parseSpoolText(readFileSync(path, "utf8")).events.length;
+      } catch {
+        // Unreadable: counted in bytes only.
+      }
+    }
+    let quarantined = 0;
+    try {
+      quarantined = readFileSync(join(this.dir, "quarantine.jsonl"), "utf8")
+        .split("\n")
+        .filter((l) => l.length > 0).length;
+    } catch {
+      quarantined = 0;
+    }
+    return { files: names.length, bytes, events, quarantined };
+  }
+
   /** True when the directory holds spool files waiting for replay (from any process). */
   hasPending(): boolean {
     return this.#names().length > 0;

@@ -14,4 +14,9 @@ export interface AuditExporter {
   flush?(): Promise<void>;
   /** Flushes and releases resources. Idempotent; `export` after it rejects cleanly. */
   shutdown?(): Promise<void>;
+  /**
+   * The exporter's own counters (for one that buffers and sends in the background, its failed and
+   * dropped sends), shown in `auditor.health().exporters[].details`.
+   */
+  stats?(): Record<string, number>;
 }

@@ -18,6 +18,8 @@ export interface ExporterHealth {
   pending: number;
   /** The last failure, if any. */
   lastError?: string;
+  /** The exporter's own counters, when it has a `stats()` method. */
+  details?: Record<string, number>;
 }
 
 interface Lane {
@@ -59,7 +61,17 @@ export class ExporterLanes {
 
   /** Per-exporter counts. */
   health(): ExporterHealth[] {
-    return this.#lanes.map((l) => ({ ...l.health }));
+    return this.#lanes.map((l) => {
+      const h: ExporterHealth = { ...l.health };
+      if (l.exporter.stats) {
+        try {
+          h.details = l.exporter.stats();
+        } catch {
+          // An exporter's counters are informative; a failing one must not break health().
+        }
+      }
+      return h;
+    });
   }
 
   /** Events dropped because a lane was full, over all exporters. */

@@ -183,8 +183,11 @@ export class WritePipeline {
     });
   }
 
-  /** Resolves once every event queued before the call is settled; see `Auditor.flush`. */
-  async flush(): Promise<FlushResult> {
+  /**
+   * Resolves once every event queued before the call is settled; see `Auditor.flush`. With
+   * `exporters: false` it does not wait for exporters at all (approvals need only the store).
+   */
+  async flush(options: { exporters?: boolean } = {}): Promise<FlushResult> {
     const from = this.#flushedThrough;
     const target = this.queue.nextSeq;
     if (this.#settledBelow() < target && !this.#aborted) {
@@ -198,7 +201,7 @@ export class WritePipeline {
     if (counts.spooled > 0 && this.writer.up) {
       await this.writer.replay();
     }
-    await this.lanes.flush();
+    if (options.exporters !== false) await this.lanes.flush();
     const after = this.tracker.countNotStored(from, target);
     this.tracker.forgetBelow(from);
     const result = { spooled: after.spooled, quarantined: after.quarantined, lost: after.lost };
