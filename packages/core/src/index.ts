@@ -6,8 +6,9 @@ export {
   isBoundResolution,
   resolutionEventId,
 } from "./approvals/approvals.js";
-export { Auditor, type AuditorHealth, type AuditorStats } from "./auditor/auditor.js";
+export { Auditor } from "./auditor/auditor.js";
 export { createAuditor } from "./auditor/create-auditor.js";
+export type { AuditorHealth, AuditorStats } from "./auditor/health.js";
 export type { AuditorInit, AuditorOptions } from "./auditor/options.js";
 export {
   AuditRun,

@@ -1,30 +1,25 @@
-import { resolve as resolvePath } from "node:path";
 import { type ApprovalHost, Approvals } from "../approvals/approvals.js";
+import { writeResolution } from "../approvals/resolution-writer.js";
 import type { Outcome } from "../durable/commit-tracker.js";
-import { isRejection } from "../durable/failure.js";
-import { Spool } from "../durable/spool.js";
-import { type StoreHealth, StoreWriter } from "../durable/store-writer.js";
-import { delay, withTimeout } from "../durable/timeout.js";
+import type { StoreWriter } from "../durable/store-writer.js";
+import { withTimeout } from "../durable/timeout.js";
 import {
   AuditClosedError,
   type AuditError,
   AuditOverflowError,
-  describeError,
   StoreError,
   StoreTimeoutError,
 } from "../errors.js";
 import type { AuditEvent, EventInput } from "../event.js";
-import type { ExporterHealth } from "../exporters/lanes.js";
-import { ExporterLanes } from "../exporters/lanes.js";
+import type { ExporterLanes } from "../exporters/lanes.js";
 import { resolvePrune } from "../filter.js";
-import { BatchQueue } from "../pipeline/batch-queue.js";
 import { type EventProcessor, runProcessors } from "../pipeline/processors.js";
-import { SealStage } from "../pipeline/seal.js";
-import { EventStamper } from "../pipeline/stamp.js";
-import { type FlushResult, WritePipeline } from "../pipeline/write-pipeline.js";
-import { PrivacyFilter } from "../privacy.js";
+import type { EventStamper } from "../pipeline/stamp.js";
+import type { FlushResult, WritePipeline } from "../pipeline/write-pipeline.js";
 import type { AuditStore, PruneOptions } from "../store.js";
+import { closeWithin } from "./close.js";
 import { registerForExit } from "./exit-hook.js";
+import type { AuditorHealth, AuditorStats } from "./health.js";
 import {
   type AuditorInit,
   defaultOnError,
@@ -33,45 +28,7 @@ import {
 } from "./options.js";
 import { pruneWithAnchors } from "./prune.js";
 import { AuditRun, type RunOptions } from "./run.js";
-
-/** Counters of what the auditor did (kept for compatibility; `health()` says more). */
-export interface AuditorStats {
-  recorded: number;
-  stored: number;
-  spooled: number;
-  replayed: number;
-  dropped: number;
-  lost: number;
-  quarantined: number;
-  exportDropped: number;
-  exportFailed: number;
-  queued: number;
-  storeHealthy: boolean;
-}
-
-/** The state of every stage, for health checks and `audit doctor`. */
-export interface AuditorHealth {
-  /** The store: up or down, since when, the last failure. */
-  store: StoreHealth & { id: string };
-  /** Events waiting in memory, and the bound. */
-  queue: { depth: number; max: number };
-  /** The spool, when there is one: bytes in the directory, this auditor's events awaiting replay. */
-  spool: { dir: string; bytes: number; maxBytes: number; events: number } | undefined;
-  /** Events by where they ended up, since the auditor was created. */
-  events: {
-    recorded: number;
-    stored: number;
-    spooled: number;
-    replayed: number;
-    quarantined: number;
-    lost: number;
-    dropped: number;
-  };
-  /** One entry per exporter. */
-  exporters: ExporterHealth[];
-  /** The last failure reported to `onError`. */
-  lastError: { message: string; code: string; stage: string; time: string } | undefined;
-}
+import { assembleStages } from "./stages.js";
 
 /**
  * The front door: records events, batches them into the store, fans them out to exporters, and
@@ -110,49 +67,14 @@ export class Auditor {
     this.#ownsExporters = ownership.exporters ?? false;
     this.#onError = options.onError ?? defaultOnError();
     const report = (e: AuditError) => this.#report(e);
-    this.#stamper = new EventStamper({
-      actor: options.actor,
-      normalize: options.normalize,
-      traceContext: options.traceContext,
-    });
     this.#processors = options.processors ?? [];
-    const lanes = (exporters: readonly import("../exporters/exporter.js").AuditExporter[]) =>
-      new ExporterLanes(exporters, {
-        maxPending: s.batch.maxQueue,
-        timeoutMs: s.exportTimeoutMs,
-        report,
-      });
-    const seal = new SealStage({
-      privacy: options.privacy === false ? undefined : new PrivacyFilter(options.privacy ?? {}),
-      integrity: options.integrity === false ? false : (options.integrity ?? {}),
-      actor: options.actor,
-      report,
-      onCheckpoint: (e) => this.#witness?.dispatch([e]),
+    const stages = assembleStages(options, s, report, {
       onIdle: () => this.#idleCheckpoint(),
     });
-    this.#witness = seal.sealer?.witness ? lanes([seal.sealer.witness]) : undefined;
-    const spool =
-      s.spool === false
-        ? undefined
-        : new Spool(resolvePath(s.spool), { maxBytes: s.spoolMaxBytes });
-    this.#writer = new StoreWriter({
-      store: this.store,
-      spool,
-      retry: s.retry,
-      appendTimeoutMs: s.appendTimeoutMs,
-      maxEvents: s.batch.maxEvents,
-      report,
-      onReplayed: () => this.#pipeline.tracker.spoolReplayed(),
-    });
-    this.#pipeline = new WritePipeline({
-      queue: (onReady) => new BatchQueue(s.batch, onReady),
-      seal,
-      writer: this.#writer,
-      lanes: lanes(options.exporters ?? []),
-      onOverflow: s.onOverflow,
-      durability: s.durability,
-      report,
-    });
+    this.#stamper = stages.stamper;
+    this.#writer = stages.writer;
+    this.#pipeline = stages.pipeline;
+    this.#witness = stages.witness;
     this.approvals = new Approvals(this.#approvalHost());
     const pipeline = this.#pipeline;
     this.#unregister = registerForExit({
@@ -163,7 +85,7 @@ export class Auditor {
       spillSync: () => pipeline.spillSync(!this.#closing),
     });
     // Events a crashed process left in the spool are replayed as soon as the store answers.
-    if (spool?.hasPending()) void this.#writer.replay();
+    if (this.#writer.spool?.hasPending()) void this.#writer.replay();
   }
 
   /**
@@ -306,51 +228,16 @@ export class Auditor {
   }
 
   async #close(): Promise<void> {
-    const deadline = Date.now() + this.#settings.closeTimeoutMs;
-    const remaining = () => Math.max(0, deadline - Date.now());
-    const pipeline = this.#pipeline;
-    const graceful = async () => {
-      await pipeline.flush().catch((e: AuditError) => this.#report(e));
-      // The final checkpoint closes the chain: verify can then tell a cut-off tail.
-      const sealer = pipeline.seal.sealer;
-      if (sealer && sealer.head.seq > 0) {
-        pipeline.enqueueInternal(pipeline.seal.checkpoint(true));
-        await pipeline.flush().catch((e: AuditError) => this.#report(e));
-      }
-      if (this.#writer.spool?.hasPending()) await this.#writer.replay();
-      return true;
-    };
-    const done = await Promise.race([graceful(), delay(remaining()).then(() => false)]);
-    if (!done) {
-      pipeline.abort(true);
-      this.#report(
-        new StoreError(
-          this.store.id,
-          `close() ran out of its ${this.#settings.closeTimeoutMs} ms; what was not written is in the spool`,
-        ),
-      );
-    }
-    pipeline.queue.stop();
-    pipeline.seal.stop();
-    this.#writer.stop();
-    this.#writer.spool?.close();
+    await closeWithin({
+      pipeline: this.#pipeline,
+      writer: this.#writer,
+      witness: this.#witness,
+      ownsStore: this.#ownsStore,
+      ownsExporters: this.#ownsExporters,
+      timeoutMs: this.#settings.closeTimeoutMs,
+      report: (e) => this.#report(e),
+    });
     this.#unregister();
-    const lanes = pipeline.lanes;
-    await Promise.race([
-      Promise.all([this.#ownsExporters ? lanes.shutdown() : lanes.flush(), this.#witness?.flush()]),
-      delay(remaining()),
-    ]);
-    if (this.#ownsStore) {
-      await withTimeout(
-        () => this.store.close(),
-        Math.max(1, remaining()),
-        () => new StoreTimeoutError(this.store.id, "close", this.#settings.closeTimeoutMs),
-      ).catch((err: unknown) => {
-        this.#report(
-          new StoreError(this.store.id, `close failed: ${describeError(err)}`, { cause: err }),
-        );
-      });
-    }
   }
 
   /**
@@ -372,56 +259,9 @@ export class Auditor {
       // The store only: a slow exporter must never hold up a human's decision.
       flush: () => pipeline.flush({ exporters: false }),
       linkIntact: (e) => pipeline.seal.sealer?.intact(e) ?? true,
-      writeResolution: (event) => this.#writeResolution(event),
+      writeResolution: (event) =>
+        writeResolution(pipeline, this.#writer, this.#settings.appendTimeoutMs, event),
     };
-  }
-
-  // A resolution is the next link of this auditor's chain, written alone while no batch is in
-  // flight, so that if another resolver won, its link can be undone and the chain has no gap.
-  #writeResolution(event: AuditEvent): Promise<AuditEvent | undefined> {
-    const pipeline = this.#pipeline;
-    return pipeline.exclusive(async () => {
-      const sealer = pipeline.seal.sealer;
-      const mark = sealer?.mark();
-      // A chain's times never go back, whatever the request's writer's clock said.
-      const head = mark?.headEvent?.time;
-      if (head !== undefined && event.time < head) event.time = head;
-      pipeline.seal.prepareAlone(event);
-      try {
-        await withTimeout(
-          () => this.store.append([event]),
-          this.#settings.appendTimeoutMs,
-          () =>
-            new StoreTimeoutError(
-              this.store.id,
-              "append of a resolution",
-              this.#settings.appendTimeoutMs,
-            ),
-        );
-      } catch (err) {
-        if (isRejection(err)) {
-          if (mark && event.chain) sealer?.rewind(mark, event.chain.seq);
-        } else {
-          // The store may or may not have it: keep it in the spool so that it lands either way.
-          this.#writer.toSpool([event]);
-        }
-        throw new StoreError(
-          this.store.id,
-          `cannot write the resolution of approval ${String(event.data.approvalId)}: ${describeError(err)}`,
-          { cause: err },
-        );
-      }
-      const stored = await this.store.get(event.id);
-      const won = event.chain
-        ? stored?.chain?.hash === event.chain.hash
-        : sameResolution(stored, event);
-      if (won) {
-        pipeline.lanes.dispatch([event]);
-        return stored;
-      }
-      if (mark && event.chain) sealer?.rewind(mark, event.chain.seq);
-      return stored;
-    });
   }
 
   #idleCheckpoint(): void {
@@ -449,15 +289,4 @@ export class Auditor {
       // A throwing onError must not turn into an audit failure in the agent.
     }
   }
-}
-
-// Without a chain: key order may differ in what a store reads back, so compare what identifies it.
-function sameResolution(stored: AuditEvent | undefined, ours: AuditEvent): boolean {
-  return (
-    stored !== undefined &&
-    stored.time === ours.time &&
-    stored.data.outcome === ours.data.outcome &&
-    stored.data.resolvedBy === ours.data.resolvedBy &&
-    stored.data.comment === ours.data.comment
-  );
 }
