@@ -401,13 +401,18 @@ describe("a collector that is down for the whole run", () => {
       const url = hanging?.url ?? (await closedPort());
       const errors: AuditError[] = [];
       const flushTimeoutMs = 300;
-      const exporter = createOtlpExporter({
-        url: `${url}/v1/traces`,
-        timeoutMs: 400,
-        flushTimeoutMs,
-        maxQueueSize: 50,
-        onError: (e) => errors.push(e),
-      });
+      // The export timeout comes from the option, or from the standard variable.
+      const exporter = await withEnv(
+        hanging ? { OTEL_EXPORTER_OTLP_TRACES_TIMEOUT: "400" } : {},
+        async () =>
+          createOtlpExporter({
+            url: `${url}/v1/traces`,
+            ...(!hanging && { timeoutMs: 400 }),
+            flushTimeoutMs,
+            maxQueueSize: 50,
+            onError: (e) => errors.push(e),
+          }),
+      );
       const store = new MemoryStore();
       const audit = new Auditor({ store, spool: false, exporters: [exporter] });
       const recorded: string[] = [];
@@ -419,13 +424,16 @@ describe("a collector that is down for the whole run", () => {
         approvalIds.push(run.requestApproval({ action: "refund" }));
         recorded.push((await run.end()).id);
       }
-      // Let the background export hit the dead collector first.
-      await new Promise((r) => setTimeout(r, 600));
-
       // The documented bound of flush(): flushTimeoutMs, and nothing at all while failing; the
       // margin covers a loaded machine, not the collector's timeout.
       const bound = flushTimeoutMs + 1_000;
+      // Before any failure is known the flush waits, but no longer than flushTimeoutMs.
       let t0 = performance.now();
+      await audit.flush();
+      expect(performance.now() - t0).toBeLessThan(bound);
+      // Let the background export hit the dead collector.
+      await new Promise((r) => setTimeout(r, 600));
+      t0 = performance.now();
       await audit.flush();
       expect(performance.now() - t0).toBeLessThan(bound);
       for (const id of approvalIds.slice(0, 5)) {
@@ -450,6 +458,8 @@ describe("a collector that is down for the whole run", () => {
       expect(stats.exportedSpans).toBe(0);
       expect(stats.failedSpans + stats.droppedSpans + stats.queuedSpans).toBeGreaterThan(0);
       expect(errors.length).toBeGreaterThan(0);
+      // The hanging request failed by the exporter's own timeout (from the variable), not ours.
+      if (hanging) expect(errors.map((e) => e.message).join()).not.toMatch(/timed out after/);
       expect(errors.every((e) => e instanceof ExportError)).toBe(true);
       expect(errors.some((e) => /export of \d+ spans failed/.test(e.message))).toBe(true);
       await hanging?.close();
