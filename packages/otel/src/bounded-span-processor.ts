@@ -175,15 +175,15 @@ export class BoundedSpanProcessor implements SpanProcessor {
     return this.#within(done, this.#options.flushTimeoutMs);
   }
 
-  /** Sends what is queued (within the export timeout), then shuts the exporter down. */
+  /** Sends what is queued, then shuts the exporter down: all within the export timeout. */
   shutdown(): Promise<void> {
-    this.#shutdown ??= (async () => {
-      await this.#within(this.#drain(), this.#options.exportTimeoutMs);
-      await this.#within(
-        this.#exporter.shutdown().catch(() => undefined),
-        this.#options.exportTimeoutMs,
-      );
-    })();
+    this.#shutdown ??= this.#within(
+      (async () => {
+        await this.#drain();
+        await this.#exporter.shutdown();
+      })(),
+      this.#options.exportTimeoutMs,
+    );
     return this.#shutdown;
   }
 
