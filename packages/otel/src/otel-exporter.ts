@@ -297,18 +297,12 @@ export class OtelExporter implements AuditExporter {
     );
   }
 
-  #unfinished(key: string, reason: "evicted" | "shutdown", time: number): void {
+  #unfinished(key: string, reason: keyof typeof UNFINISHED, time: number): void {
     const open = this.#open.get(key);
     if (!open) return;
     open.span.setAttributes({ "audit.unfinished": true, "audit.unfinished.reason": reason });
     open.span.setAttribute("error.type", "audit.unfinished");
-    open.span.setStatus({
-      code: SpanStatusCode.ERROR,
-      message:
-        reason === "evicted"
-          ? "the run's end did not arrive in time (evicted: maxOpenRuns or maxRunAgeMs)"
-          : "the run ended without its end event (crash or shutdown)",
-    });
+    open.span.setStatus({ code: SpanStatusCode.ERROR, message: UNFINISHED[reason] });
     this.#end(key, time);
   }
 
@@ -428,7 +422,7 @@ export class OtelExporter implements AuditExporter {
       );
     if (failed) this.#failed(span, e);
     // Calls still open when their run ends will never end: close them now, marked.
-    for (const child of [...run.children]) this.#unfinished(child, "shutdown", ms(e.time));
+    for (const child of [...run.children]) this.#unfinished(child, "run ended", ms(e.time));
     this.#closeRun(run, ms(e.time));
   }
 
@@ -674,6 +668,13 @@ export class OtelExporter implements AuditExporter {
     return this.#shutdown;
   }
 }
+
+// Why a span was ended without its end event, as `audit.unfinished.reason` and status message.
+const UNFINISHED = {
+  evicted: "the end did not arrive in time (evicted: maxOpenRuns or maxRunAgeMs)",
+  shutdown: "the run ended without its end event (crash or shutdown)",
+  "run ended": "the call's end did not arrive before its run ended",
+} as const;
 
 interface CallKind {
   kind: SpanKind;
