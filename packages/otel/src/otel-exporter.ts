@@ -202,7 +202,18 @@ export class OtelExporter implements AuditExporter {
     for (const e of events) {
       if (this.#seen.has(e.id)) continue;
       this.#seen.set(e.id, true);
-      this.#handle(e);
+      try {
+        this.#handle(e);
+      } catch (err) {
+        // One event the mapping cannot take must not cost the rest of the batch its spans.
+        this.#onError(
+          new ExportError(
+            "otel",
+            `event ${String(e.id)} (${String(e.type)}) could not become a span: ${(err as Error)?.message ?? err}`,
+            { cause: err },
+          ),
+        );
+      }
     }
     this.#evict(Date.now());
   }

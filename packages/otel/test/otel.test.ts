@@ -603,3 +603,68 @@ describe("bounded memory", () => {
     await audit.close();
   });
 });
+
+describe("hostile input", () => {
+  it("turns malformed events into spans or reports them, never losing the rest of the batch", async () => {
+    const errors: AuditError[] = [];
+    const exporter = new OtelExporter({ tracer, onError: (e) => errors.push(e) });
+    const at = "2026-01-01T00:00:00.000Z";
+    const hostile = [
+      // Span ids that are not W3C ids, payload fields of the wrong type.
+      {
+        id: "h1",
+        type: "run.start",
+        time: at,
+        runId: "r-h",
+        spanId: "not-hex",
+        data: { agent: 42 },
+      },
+      {
+        id: "h2",
+        type: "tool.start",
+        time: at,
+        runId: "r-h",
+        spanId: "zz",
+        data: { tool: { x: 1 } },
+      },
+      {
+        id: "h3",
+        type: "tool.error",
+        time: at,
+        runId: "r-h",
+        spanId: "zz",
+        data: { error: "boom", durationMs: "x" },
+      },
+      {
+        id: "h4",
+        type: "llm.end",
+        time: at,
+        runId: "r-h",
+        data: { model: 7, finishReasons: [1, "stop"], inputTokens: Number.NaN },
+      },
+      { id: "h5", type: "policy.decision", time: at, runId: "r-h", data: {} },
+      {
+        id: "h6",
+        type: "error",
+        time: at,
+        runId: "r-h",
+        data: { error: { message: "\u0000\u001b[31mred" } },
+      },
+      { id: "h7", type: "x".repeat(300), time: at, data: { big: "y".repeat(100_000) } },
+      { id: "h8", type: "run.end", time: at, runId: "r-h", data: { status: "error", error: null } },
+    ] as unknown as AuditEvent[];
+    await exporter.export(hostile);
+    await exporter.shutdown();
+    const spans = memory.getFinishedSpans();
+    const run = one(spans, "invoke_agent");
+    expect(run.status.code).toBe(SpanStatusCode.ERROR);
+    expect(run.attributes["error.type"]).toBe("Error");
+    const tool = one(spans, "execute_tool tool");
+    expect(parentOf(tool)).toBe(run.spanContext().spanId);
+    expect(tool.status).toEqual({ code: SpanStatusCode.ERROR, message: "boom" });
+    expect(one(spans, "chat").attributes["gen_ai.response.finish_reasons"]).toEqual(["1", "stop"]);
+    expect(one(spans, "x".repeat(300)).events).toHaveLength(1);
+    expect(errors).toEqual([]);
+    expect(exporter.openSpans).toBe(0);
+  });
+});
