@@ -1,5 +1,6 @@
 export type { SpanExportStats } from "./bounded-span-processor.js";
 export { AuditIdGenerator, auditIdGenerator } from "./ids.js";
+export type { AuditLogger, AuditLogRecord } from "./log-records.js";
 export type { ChatMessage, MessagePart, OutputMessage } from "./messages.js";
 export {
   OtelExporter,

@@ -27,6 +27,7 @@ import {
   spanIdOfRun,
   traceIdOfRun,
 } from "./ids.js";
+import { type AuditLogger, logRecordOf } from "./log-records.js";
 import { inputMessages, outputMessages } from "./messages.js";
 import { BoundedMap, type OpenRun, type OpenSpan, type RunIds } from "./open-runs.js";
 import { reportOnceToStderr } from "./report-once.js";
@@ -84,6 +85,12 @@ export interface OtelExporterOptions {
   onShutdown?: () => Promise<void>;
   /** Counters of the background export, when the exporter owns its provider. */
   exportStats?: () => SpanExportStats;
+  /**
+   * Also emit every audit event as an OpenTelemetry log record, correlated with its span, for
+   * backends that keep logs longer than traces: a `Logger` of `@opentelemetry/api-logs`.
+   * @default none (no log records)
+   */
+  logger?: AuditLogger;
   /**
    * `false` makes the exporter a no-op (as with `OTEL_SDK_DISABLED=true`).
    * @default true
@@ -144,6 +151,7 @@ export class OtelExporter implements AuditExporter {
   readonly #onShutdown: (() => Promise<void>) | undefined;
   readonly #onFlush: (() => Promise<void>) | undefined;
   readonly #exportStats: (() => SpanExportStats) | undefined;
+  readonly #logger: AuditLogger | undefined;
   // Open spans by the audit span id of their operation; insertion order is opening order.
   readonly #open = new Map<string, OpenSpan>();
   // Open runs by run id; insertion order is opening order, which the age limit relies on.
@@ -176,6 +184,7 @@ export class OtelExporter implements AuditExporter {
     this.#onShutdown = options.onShutdown;
     this.#onFlush = options.onFlush;
     this.#exportStats = options.exportStats;
+    this.#logger = options.logger;
   }
 
   /** Spans started and not yet ended (runs or calls whose end has not arrived). */
@@ -204,6 +213,7 @@ export class OtelExporter implements AuditExporter {
       this.#seen.set(e.id, true);
       try {
         this.#handle(e);
+        this.#logger?.emit(logRecordOf(e, this.#spanContextOf(e)));
       } catch (err) {
         // One event the mapping cannot take must not cost the rest of the batch its spans.
         this.#onError(
@@ -235,6 +245,28 @@ export class OtelExporter implements AuditExporter {
     const handler = this.#handlers[e.type];
     if (handler) handler(e);
     else this.#spanEvent(e);
+  }
+
+  // The exported span an event belongs to: its own, the one it happened in, or its run's.
+  #spanContextOf(e: AuditEvent): SpanContext | undefined {
+    const run =
+      e.runId !== undefined
+        ? (this.#runs.get(e.runId) ?? this.#closedRuns.get(e.runId))
+        : undefined;
+    return (
+      (e.spanId !== undefined ? this.#contexts.get(e.spanId) : undefined) ??
+      (e.parentSpanId !== undefined ? this.#contexts.get(e.parentSpanId) : undefined) ??
+      (run
+        ? { traceId: run.traceId, spanId: run.spanId, traceFlags: run.traceFlags }
+        : undefined) ??
+      (isTraceId(e.traceId) && isSpanId(e.parentSpanId)
+        ? {
+            traceId: e.traceId,
+            spanId: e.parentSpanId,
+            traceFlags: traceFlagsOf(e.traceId) ?? TraceFlags.SAMPLED,
+          }
+        : undefined)
+    );
   }
 
   // ---- spans ---------------------------------------------------------------------------------

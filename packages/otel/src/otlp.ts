@@ -20,7 +20,7 @@ export type OtlpProtocol = "http/protobuf" | "http/json";
 export interface OtlpExporterOptions
   extends Pick<
     OtelExporterOptions,
-    "captureContent" | "providerName" | "maxOpenRuns" | "maxRunAgeMs" | "onError"
+    "captureContent" | "providerName" | "maxOpenRuns" | "maxRunAgeMs" | "onError" | "logger"
   > {
   /**
    * The collector's traces endpoint, e.g. `http://localhost:4318/v1/traces`.
@@ -163,6 +163,7 @@ export function createOtlpExporter(options: OtlpExporterOptions = {}): OtelExpor
     ...(options.providerName !== undefined && { providerName: options.providerName }),
     ...(options.maxOpenRuns !== undefined && { maxOpenRuns: options.maxOpenRuns }),
     ...(options.maxRunAgeMs !== undefined && { maxRunAgeMs: options.maxRunAgeMs }),
+    ...(options.logger !== undefined && { logger: options.logger }),
     onError,
     exportStats: () => processor.stats(),
     onFlush: () => processor.forceFlush(),

@@ -3,6 +3,11 @@ import { type AuditError, type AuditEvent, Auditor, MemoryStore, newSpanId } fro
 import { context, SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
 import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-hooks";
 import {
+  InMemoryLogRecordExporter,
+  LoggerProvider,
+  SimpleLogRecordProcessor,
+} from "@opentelemetry/sdk-logs";
+import {
   AlwaysOffSampler,
   BasicTracerProvider,
   InMemorySpanExporter,
@@ -666,5 +671,41 @@ describe("hostile input", () => {
     expect(one(spans, "x".repeat(300)).events).toHaveLength(1);
     expect(errors).toEqual([]);
     expect(exporter.openSpans).toBe(0);
+  });
+});
+
+describe("log records", () => {
+  it("emits every audit event as a log record correlated with its span", async () => {
+    const logs = new InMemoryLogRecordExporter();
+    const loggerProvider = new LoggerProvider({
+      processors: [new SimpleLogRecordProcessor({ exporter: logs })],
+    });
+    const exporter = new OtelExporter({ tracer, logger: loggerProvider.getLogger("@audit/otel") });
+    const store = new MemoryStore();
+    const audit = new Auditor({ store, spool: false, exporters: [exporter] });
+    await audit.withRun({ agent: "logged" }, async (run) => {
+      await run.tool("t", {}, () => 1);
+      run.policy({ policy: "p", decision: "deny" });
+    });
+    await audit.close();
+    const events = await store.query();
+    const records = logs.getFinishedLogRecords();
+    expect(records.map((r) => r.eventName)).toEqual(events.map((e) => e.type));
+    const spans = memory.getFinishedSpans();
+    const agent = one(spans, "invoke_agent logged");
+    const tool = one(spans, "execute_tool t");
+    const byType = (type: string) => records.find((r) => r.eventName === type)!;
+    expect(byType("run.start").spanContext?.spanId).toBe(agent.spanContext().spanId);
+    expect(byType("tool.end").spanContext?.spanId).toBe(tool.spanContext().spanId);
+    expect(byType("tool.end").spanContext?.traceId).toBe(agent.spanContext().traceId);
+    const denial = byType("policy.decision");
+    expect(denial.spanContext?.spanId).toBe(agent.spanContext().spanId);
+    expect(denial.severityText).toBe("ERROR");
+    expect(denial.severityNumber).toBe(17);
+    expect(denial.attributes["audit.event.id"]).toBe(
+      events.find((e) => e.type === "policy.decision")!.id,
+    );
+    expect((denial.body as { data: { decision: string } }).data.decision).toBe("deny");
+    await loggerProvider.shutdown();
   });
 });
