@@ -1,3 +1,4 @@
+import { createRequire } from "node:module";
 import { AuditConfigError } from "@audit/core";
 import { OTLPTraceExporter as OtlpHttpJsonExporter } from "@opentelemetry/exporter-trace-otlp-http";
 import { OTLPTraceExporter as OtlpHttpProtobufExporter } from "@opentelemetry/exporter-trace-otlp-proto";
@@ -13,8 +14,11 @@ import { auditIdGenerator } from "./ids.js";
 import { OtelExporter, type OtelExporterOptions } from "./otel-exporter.js";
 import { reportOnceToStderr } from "./report-once.js";
 
-/** The OTLP transports this package sends with. */
-export type OtlpProtocol = "http/protobuf" | "http/json";
+/**
+ * The OTLP transports this package sends with; `grpc` needs the optional peer
+ * `@opentelemetry/exporter-trace-otlp-grpc`.
+ */
+export type OtlpProtocol = "http/protobuf" | "http/json" | "grpc";
 
 /** Options of {@link createOtlpExporter}. */
 export interface OtlpExporterOptions
@@ -28,12 +32,16 @@ export interface OtlpExporterOptions
    */
   url?: string;
   /**
-   * `http/protobuf` (the OTLP default) or `http/json`. gRPC is not offered: use `http/protobuf`
-   * on the collector's port 4318.
+   * `http/protobuf` (the OTLP default, port 4318), `http/json`, or `grpc` (port 4317; install
+   * `@opentelemetry/exporter-trace-otlp-grpc`, and give headers through the variables).
    * @default OTEL_EXPORTER_OTLP_TRACES_PROTOCOL, else OTEL_EXPORTER_OTLP_PROTOCOL, else "http/protobuf"
    */
   protocol?: OtlpProtocol;
-  /** Extra HTTP headers (auth), added to those of the environment. @default OTEL_EXPORTER_OTLP_TRACES_HEADERS, OTEL_EXPORTER_OTLP_HEADERS */
+  /**
+   * Extra HTTP headers (auth), added to those of the environment; not with `grpc`, whose metadata
+   * comes from the variables.
+   * @default OTEL_EXPORTER_OTLP_TRACES_HEADERS, OTEL_EXPORTER_OTLP_HEADERS
+   */
   headers?: Record<string, string>;
   /**
    * How long one export request may take.
@@ -93,10 +101,26 @@ function protocolOf(options: OtlpExporterOptions, env: NodeJS.ProcessEnv): OtlpP
     env.OTEL_EXPORTER_OTLP_PROTOCOL ??
     "http/protobuf"
   ).trim();
-  if (raw === "http/protobuf" || raw === "http/json") return raw;
+  if (raw === "http/protobuf" || raw === "http/json" || raw === "grpc") return raw;
   throw new AuditConfigError(
-    `[audit] [exporter otel] OTLP protocol "${raw}" is not supported; use "http/protobuf" (the default) or "http/json", sent to the collector's HTTP port (4318)`,
+    `[audit] [exporter otel] OTLP protocol "${raw}" is not supported; use "http/protobuf" (the default), "http/json" or "grpc"`,
   );
+}
+
+const GRPC_PACKAGE = "@opentelemetry/exporter-trace-otlp-grpc";
+
+// gRPC brings @grpc/grpc-js along, so it is an optional peer, loaded only when asked for.
+function grpcExporter(config: Record<string, unknown>): SpanExporter {
+  let loaded: { OTLPTraceExporter: new (config: Record<string, unknown>) => SpanExporter };
+  try {
+    loaded = createRequire(import.meta.url)(GRPC_PACKAGE);
+  } catch (err) {
+    throw new AuditConfigError(
+      `[audit] [exporter otel] OTLP protocol "grpc" needs ${GRPC_PACKAGE}, which is not installed; run \`npm install ${GRPC_PACKAGE}\`, or use "http/protobuf" on the collector's port 4318`,
+      { cause: err },
+    );
+  }
+  return new loaded.OTLPTraceExporter(config);
 }
 
 function otlpExporter(options: OtlpExporterOptions, protocol: OtlpProtocol): SpanExporter {
@@ -108,6 +132,13 @@ function otlpExporter(options: OtlpExporterOptions, protocol: OtlpProtocol): Spa
       compression: options.compression as never,
     }),
   };
+  if (protocol === "grpc") {
+    if (options.headers !== undefined)
+      throw new AuditConfigError(
+        "[audit] [exporter otel] the headers option does not apply to grpc; set OTEL_EXPORTER_OTLP_TRACES_HEADERS instead",
+      );
+    return grpcExporter(config);
+  }
   return protocol === "http/json"
     ? new OtlpHttpJsonExporter(config)
     : new OtlpHttpProtobufExporter(config);

@@ -21,7 +21,13 @@ import {
   OtelExporter,
   otelTraceContext,
 } from "../src/index.js";
-import { attr, closedPort, type ReceivedSpan, startCollector } from "./collector.js";
+import {
+  attr,
+  closedPort,
+  type ReceivedSpan,
+  startCollector,
+  startGrpcCollector,
+} from "./collector.js";
 
 const contextManager = new AsyncLocalStorageContextManager().enable();
 context.setGlobalContextManager(contextManager);
@@ -228,11 +234,44 @@ describe("OTLP export, decoded with the official protobuf definitions", () => {
     await c.close();
   });
 
-  it("refuses a protocol it cannot send with a clear error", async () => {
-    await withEnv({ OTEL_EXPORTER_OTLP_PROTOCOL: "grpc" }, async () => {
+  it("sends over gRPC when OTEL_EXPORTER_OTLP_PROTOCOL=grpc, metadata from the headers variable", async () => {
+    const c = await startGrpcCollector();
+    await withEnv(
+      {
+        OTEL_EXPORTER_OTLP_ENDPOINT: c.url,
+        OTEL_EXPORTER_OTLP_PROTOCOL: "grpc",
+        OTEL_EXPORTER_OTLP_HEADERS: "x-tenant=acme",
+      },
+      async () => {
+        const exporter = createExporterFromEnv();
+        const audit = new Auditor({
+          store: new MemoryStore(),
+          spool: false,
+          exporters: [exporter],
+        });
+        const run = audit.startRun({ agent: "grpc-bot" });
+        await run.tool("t", {}, () => 1);
+        await run.end();
+        await audit.close();
+        await exporter.shutdown();
+        const spans = c.spans();
+        const agent = one(spans, "invoke_agent grpc-bot");
+        expect(agent.spanId).toBe(run.spanId);
+        expect(one(spans, "execute_tool t").parentSpanId).toBe(run.spanId);
+        expect(c.received[0]!.metadata["x-tenant"]).toBe("acme");
+      },
+    );
+    await c.close();
+  });
+
+  it("refuses a protocol it cannot send, and options that do not apply, with a clear error", async () => {
+    await withEnv({ OTEL_EXPORTER_OTLP_PROTOCOL: "thrift" }, async () => {
       expect(() => createOtlpExporter()).toThrow(AuditConfigError);
       expect(() => createOtlpExporter()).toThrow(/http\/protobuf/);
     });
+    expect(() => createOtlpExporter({ protocol: "grpc", headers: { a: "b" } })).toThrow(
+      /OTEL_EXPORTER_OTLP_TRACES_HEADERS/,
+    );
   });
 
   it("is a no-op that says so once under OTEL_SDK_DISABLED=true", async () => {
