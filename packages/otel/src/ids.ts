@@ -65,12 +65,14 @@ export class AuditIdGenerator implements IdGenerator {
     this.#spanId = undefined;
   }
 
+  /** The trace id set by `next()`, once, else a random one. */
   generateTraceId(): string {
     const id = this.#traceId;
     this.#traceId = undefined;
     return id ?? this.#random.generateTraceId();
   }
 
+  /** The span id set by `next()`, once, else a random one. */
   generateSpanId(): string {
     const id = this.#spanId;
     this.#spanId = undefined;

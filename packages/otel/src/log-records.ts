@@ -18,9 +18,11 @@ export interface AuditLogRecord {
   timestamp: number;
   /** From the event's risk: INFO (none, low), WARN (medium), ERROR (high), FATAL (critical). */
   severityNumber: number;
+  /** The severity's name: `INFO`, `WARN`, `ERROR` or `FATAL`. */
   severityText: string;
   /** The whole audit event, as stored (what the auditor's privacy settings left in it). */
   body: { [key: string]: Json };
+  /** The audit attributes of the event (`audit.event.id`, `audit.run.id`, …). */
   attributes: Attributes;
   /** The span the event belongs to, so the record is correlated with its trace. */
   context: Context;
@@ -31,6 +33,7 @@ export interface AuditLogRecord {
  * (`loggerProvider.getLogger("@audit/otel")`) fits as it is.
  */
 export interface AuditLogger {
+  /** Hands one record to the logs pipeline. */
   emit(record: AuditLogRecord): void;
 }
 
