@@ -58,6 +58,8 @@ interface CallState {
   /** Tool calls the gate already ruled on (by `toolApproval`, or by a human before a resume). */
   decided: Set<string>;
   pendingApprovals: string[];
+  /** The model's tool call ids seen in this run, to find the run from `toolApproval`. */
+  toolCallIds: string[];
 }
 
 /** The tool span a tool's `execute` runs in, so a model call made inside it nests under it. */
@@ -100,6 +102,7 @@ export class AuditTelemetry implements Telemetry {
   readonly #options: AuditTelemetryOptions;
   readonly #binding: CallBinding | undefined;
   readonly #calls = new Map<string, CallState>();
+  readonly #callIdOfToolCall = new Map<string, string>();
   #boundCallId: string | undefined;
 
   /** @param binding set by {@link auditCall}: the run id to use and the controller to abort. */
@@ -110,17 +113,21 @@ export class AuditTelemetry implements Telemetry {
   }
 
   /**
-   * The `toolApproval` function of the call this integration is bound to (see {@link auditCall}):
-   * runs the policy before the SDK executes the tool. Allow lets the call run, deny answers
+   * The SDK's `toolApproval` function (pass it per call, or to an agent's settings; {@link auditCall}
+   * does it for you): runs the policy before the SDK executes the tool. Allow lets the call run, deny answers
    * `denied` (and aborts the run when `failClosed`), review answers `user-approval`, which ends the
    * call with an approval request that is recorded as `approval.request` for a human to resolve.
    */
   approveToolCall = async (options: {
     toolCall: { toolCallId: string; toolName: string; input?: unknown };
   }): Promise<ToolApprovalStatus> => {
-    const state = this.#boundCallId === undefined ? undefined : this.#calls.get(this.#boundCallId);
-    if (!state) return "not-applicable";
     const { toolCallId, toolName, input } = options.toolCall;
+    const state = this.#callOfToolCall(toolCallId);
+    // No run to attribute the call to (the integration is not active for this call): the gate in
+    // `executeTool` still applies if this integration sees the execution.
+    if (!state) return "not-applicable";
+    // A human already answered this call (the SDK asks again when the call is resumed).
+    if (state.decided.has(toolCallId)) return "not-applicable";
     const verdict = await this.#decide(state, toolName, input, toolCallId);
     if (verdict?.decision === "deny")
       return { type: "denied", reason: verdict.reason ?? "denied by policy" };
@@ -155,6 +162,7 @@ export class AuditTelemetry implements Telemetry {
       tools: new Map(),
       decided: new Set(),
       pendingApprovals: [],
+      toolCallIds: [],
     };
     const answered = answeredApprovals(event.messages);
     for (const a of answered) state.decided.add(a.toolCallId);
@@ -209,6 +217,13 @@ export class AuditTelemetry implements Telemetry {
     if (event.responseId !== undefined) data.responseId = event.responseId;
     if (event.recordOutputs !== false && event.content !== undefined) data.output = event.content;
     state.trail.record("llm.end", data, { spanId: llm.spanId });
+    if (Array.isArray(event.content) && event.callId !== undefined) {
+      for (const part of event.content as { type?: string; toolCallId?: unknown }[]) {
+        if (part?.type !== "tool-call" || typeof part.toolCallId !== "string") continue;
+        this.#callIdOfToolCall.set(part.toolCallId, event.callId);
+        state.toolCallIds.push(part.toolCallId);
+      }
+    }
   };
 
   onToolExecutionStart = async (event: AnyEvent): Promise<void> => {
@@ -310,7 +325,7 @@ export class AuditTelemetry implements Telemetry {
     const event = input as AnyEvent;
     const state = this.#state(event);
     if (!state || !event.callId) return;
-    this.#calls.delete(event.callId);
+    this.#forget(event.callId, state);
     const data: Record<string, unknown> = {
       status: "ok",
       finishReason: event.finishReason,
@@ -354,9 +369,9 @@ export class AuditTelemetry implements Telemetry {
         }
       }
     }
-    // With `auditCall`, the policy already ran in `toolApproval`; a human's answer before a resume
-    // counts as the decision too.
-    if (!this.#binding && !state.decided.has(options.toolCallId)) {
+    // When the policy already ran in `toolApproval`, or a human answered before a resume, the call
+    // is decided.
+    if (!state.decided.has(options.toolCallId)) {
       const verdict = await this.#decide(state, tool, call?.input, options.toolCallId);
       if (verdict?.decision === "review") {
         const approved = await this.#reviewAndWait(
@@ -459,6 +474,19 @@ export class AuditTelemetry implements Telemetry {
     }
   }
 
+  #callOfToolCall(toolCallId: string): CallState | undefined {
+    const callId = this.#callIdOfToolCall.get(toolCallId);
+    if (callId !== undefined) return this.#calls.get(callId);
+    // Ids a provider did not make unique: the only active call is the one asking.
+    return this.#calls.size === 1 ? [...this.#calls.values()][0] : undefined;
+  }
+
+  #forget(callId: string, state: CallState): void {
+    this.#calls.delete(callId);
+    for (const id of state.toolCallIds)
+      if (this.#callIdOfToolCall.get(id) === callId) this.#callIdOfToolCall.delete(id);
+  }
+
   #state(event: AnyEvent): CallState | undefined {
     return event.callId === undefined ? undefined : this.#calls.get(event.callId);
   }
@@ -467,7 +495,7 @@ export class AuditTelemetry implements Telemetry {
     if (callId === undefined) return;
     const state = this.#calls.get(callId);
     if (!state) return;
-    this.#calls.delete(callId);
+    this.#forget(callId, state);
     // Operations cut short by the failure get an end of their own, so no span is left open.
     for (const [toolCallId, span] of state.tools) {
       state.trail.record(

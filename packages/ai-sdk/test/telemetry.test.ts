@@ -1,5 +1,5 @@
 import { type Auditor, createAuditor, MemoryStore } from "@audit/core";
-import { generateText, registerTelemetry, stepCountIs, streamText, tool } from "ai";
+import { generateText, registerTelemetry, stepCountIs, streamText, ToolLoopAgent, tool } from "ai";
 import { convertArrayToReadableStream, MockLanguageModelV4 } from "ai/test";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { z } from "zod";
@@ -142,7 +142,7 @@ describe("generateText", () => {
   it("records a failing tool as tool.error and the run going on", async () => {
     const failing = tool({
       inputSchema: z.object({ orderId: z.string() }),
-      execute: async () => {
+      execute: async (): Promise<string> => {
         throw new RangeError("order service timed out");
       },
     });
@@ -396,5 +396,67 @@ describe("registration", () => {
     const [start] = await runStarts(audit);
     expect(start?.data).toMatchObject({ agent: "order-desk", functionId: "order-desk" });
     expect(start?.actor).toBe("order-desk");
+  });
+});
+
+describe("agents", () => {
+  it("records each ToolLoopAgent call as a run, gated by the policy each time", async () => {
+    const auditing = auditTelemetry(audit, {
+      agent: "order-agent",
+      policy: ({ args }) =>
+        (args as { orderId: string }).orderId === "A-666"
+          ? { decision: "deny", rule: "blocked-order" }
+          : "allow",
+    });
+    const executed: string[] = [];
+    const lookup = tool({
+      inputSchema: z.object({ orderId: z.string() }),
+      execute: async ({ orderId }) => {
+        executed.push(orderId);
+        return { orderId };
+      },
+    });
+    const agent = new ToolLoopAgent({
+      model: new MockLanguageModelV4({
+        doGenerate: [
+          callsTool("tc-a1", "lookup", { orderId: "A-1" }),
+          answers("A-1 found"),
+          callsTool("tc-a2", "lookup", { orderId: "A-666" }),
+          answers("A-666 refused"),
+        ],
+      }),
+      tools: { lookup },
+      telemetry: { integrations: [auditing] },
+      toolApproval: auditing.approveToolCall,
+    });
+    expect((await agent.generate({ prompt: "A-1?" })).text).toBe("A-1 found");
+    expect((await agent.generate({ prompt: "A-666?" })).text).toBe("A-666 refused");
+    expect(executed).toEqual(["A-1"]);
+    const [first, second] = await runStarts(audit);
+    expect(first?.data.agent).toBe("order-agent");
+    expect(first?.runId).not.toBe(second?.runId);
+    const t1 = await runTrail(audit, first!.runId!);
+    expect(t1.map((e) => e.type)).toEqual([
+      "run.start",
+      "llm.start",
+      "llm.end",
+      "policy.decision",
+      "tool.start",
+      "tool.end",
+      "llm.start",
+      "llm.end",
+      "run.end",
+    ]);
+    const t2 = await runTrail(audit, second!.runId!);
+    expect(t2.map((e) => e.type)).toEqual([
+      "run.start",
+      "llm.start",
+      "llm.end",
+      "policy.decision",
+      "llm.start",
+      "llm.end",
+      "run.end",
+    ]);
+    expect(t2[3]?.data).toMatchObject({ decision: "deny", rule: "blocked-order", callId: "tc-a2" });
   });
 });
