@@ -1,0 +1,13 @@
+export { APPROVING_OUTCOMES, isApproved } from "./approval-outcome.js";
+export {
+  AuditCallbackHandler,
+  type AuditCallbackHandlerOptions,
+} from "./audit-callback-handler.js";
+export { ToolCallDeniedError } from "./errors.js";
+export type {
+  PolicyDecision,
+  PolicyVerdict,
+  ToolCallRequest,
+  ToolPolicy,
+} from "./policy.js";
+export { RunTrail } from "./run-trail.js";
