@@ -57,6 +57,8 @@ interface Shared {
   rootOfToolCall: Map<string, string>;
   /** A tool's LangChain run id → the model's tool call id. */
   toolCallIdOf: Map<string, string>;
+  /** Interrupts raised inside a root run, reported when it ends. */
+  interrupts: Map<string, unknown[]>;
 }
 
 /**
@@ -83,6 +85,7 @@ export class AuditCallbackHandler extends BaseCallbackHandler {
             trails: new Map(),
             rootOfToolCall: new Map(),
             toolCallIdOf: new Map(),
+            interrupts: new Map(),
           };
     super({ _awaitHandler: shared.options.awaitHandlers ?? false });
     this.#shared = shared;
@@ -142,13 +145,10 @@ export class AuditCallbackHandler extends BaseCallbackHandler {
       if (!open) return;
       if (open.rootId === runId) {
         const data: Record<string, unknown> = { status: "ok", output: finalOutput(outputs) };
-        const interrupts = (outputs as { __interrupt__?: unknown } | undefined)?.__interrupt__;
-        if (Array.isArray(interrupts) && interrupts.length > 0) {
+        const interrupts = this.#shared.interrupts.get(runId);
+        if (interrupts) {
           data.interrupted = true;
-          data.interrupts = interrupts.map((i: { id?: unknown; value?: unknown }) => ({
-            id: i?.id,
-            value: i?.value,
-          }));
+          data.interrupts = interrupts;
         }
         this.#endRun(runId, data);
       } else if (open.recorded) {
@@ -170,9 +170,22 @@ export class AuditCallbackHandler extends BaseCallbackHandler {
         const data: Record<string, unknown> = { status: "error", error: err };
         if (isAbort(err)) data.aborted = true;
         this.#endRun(runId, data);
-      } else if (open.recorded) {
-        // A graph interrupt is a pause, not a failure: LangGraph signals it by throwing.
-        const type = errorType(err) === "GraphInterrupt" ? "chain.end" : "chain.error";
+        return;
+      }
+      // A graph interrupt is a pause, not a failure (LangGraph signals it by throwing): the run
+      // ends paused, with what it waits for.
+      const interrupted = errorType(err) === "GraphInterrupt";
+      if (interrupted) {
+        const list = this.#shared.interrupts.get(open.rootId) ?? [];
+        const raised = (err as { interrupts?: { id?: unknown; value?: unknown }[] }).interrupts;
+        // The same interrupt passes through every enclosing chain: keep it once.
+        for (const i of Array.isArray(raised) ? raised : [])
+          if (!list.some((seen) => (seen as { id?: unknown }).id === i?.id))
+            list.push({ id: i?.id, value: i?.value });
+        this.#shared.interrupts.set(open.rootId, list);
+      }
+      if (open.recorded) {
+        const type = interrupted ? "chain.end" : "chain.error";
         const data: Record<string, unknown> = { chain: open.name, durationMs: ms(open) };
         if (type === "chain.error") Object.assign(data, { error: err, errorType: errorType(err) });
         else data.interrupted = true;
@@ -572,6 +585,7 @@ export class AuditCallbackHandler extends BaseCallbackHandler {
     const trail = this.#shared.trails.get(rootId);
     if (!trail) return;
     this.#shared.trails.delete(rootId);
+    this.#shared.interrupts.delete(rootId);
     for (const [toolCallId, root] of this.#shared.rootOfToolCall)
       if (root === rootId) this.#shared.rootOfToolCall.delete(toolCallId);
     trail.end(data as Record<string, unknown> & { status: "ok" | "error" });

@@ -275,8 +275,8 @@ describe("runs without a chain around them", () => {
 
   it("records a retriever", async () => {
     class OrderDocs extends BaseRetriever {
-      lc_namespace = ["test", "retrievers"];
-      async _getRelevantDocuments(query: string) {
+      override lc_namespace = ["test", "retrievers"];
+      override async _getRelevantDocuments(query: string) {
         return [new Document({ pageContent: `policy for ${query}`, metadata: { source: "kb/1" } })];
       }
     }
