@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type AuditEvent, type Auditor, createAuditor, verifyChain } from "@audit/core";
+import { SqliteStore } from "@audit/sqlite";
 import { generateText, type ModelMessage, registerTelemetry, stepCountIs, tool } from "ai";
 import { MockLanguageModelV4 } from "ai/test";
 import { afterAll, afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -426,4 +427,50 @@ describe("the global integration's blocking gate (no toolApproval)", () => {
     ]);
     expect(events.at(-1)?.data.status).toBe("ok");
   }, 60_000);
+});
+
+describe("strict durability", () => {
+  async function refundWithStoreDown(failClosed: boolean) {
+    // A real SQLite store, closed under the auditor: every append now fails.
+    const store = new SqliteStore({ filename: join(dir, `down-${failClosed}.db`) });
+    const errors: unknown[] = [];
+    const strict = await createAuditor({
+      store,
+      spool: false,
+      durability: "strict",
+      retry: { attempts: 1 },
+      onError: (err) => errors.push(err),
+    });
+    await store.close();
+    const model = new MockLanguageModelV4({
+      doGenerate: [callsTool("tc-x", "refund", { orderId: "A-5", amount: 10 }), answers("Done.")],
+    });
+    const { refund, issued } = refundTool();
+    const call = auditCall(strict, { failClosed });
+    const outcome = await generateText({
+      model,
+      tools: { refund },
+      prompt: "refund A-5",
+      stopWhen: stepCountIs(3),
+      ...call,
+    }).then(
+      () => "completed",
+      (err: unknown) => err,
+    );
+    await strict.close().catch(() => undefined);
+    return { outcome, issued, errors };
+  }
+
+  it("keeps a tool from running when its tool.start cannot be made durable, if fail-closed", async () => {
+    const { outcome, issued, errors } = await refundWithStoreDown(true);
+    expect(issued).toEqual([]);
+    expect(outcome).toMatchObject({ name: "StoreError" });
+    expect(errors.length).toBeGreaterThan(0);
+  });
+
+  it("lets the agent go on (fail-open) when not fail-closed", async () => {
+    const { outcome, issued } = await refundWithStoreDown(false);
+    expect(outcome).toBe("completed");
+    expect(issued).toEqual([{ orderId: "A-5", amount: 10 }]);
+  });
 });
