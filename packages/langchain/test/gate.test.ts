@@ -302,6 +302,43 @@ describe("a policy that denies", () => {
     });
   });
 
+  it("treats a throwing policy as a deny only when fail-closed", async () => {
+    const broken: ToolPolicy = () => {
+      throw new Error("rules file missing");
+    };
+    for (const failClosed of [false, true]) {
+      const model = fakeModel()
+        .respond(callsTool(`tc-p${failClosed}`, "refund", { orderId: "A-1", amount: 5 }))
+        .respond(answers("ok"));
+      const { refund, issued } = refundTool();
+      const handler = new AuditCallbackHandler(audit, { awaitHandlers: true });
+      const agent = createAgent({
+        model,
+        tools: [refund],
+        middleware: [auditToolGate(handler, { policy: broken, failClosed })],
+      });
+      const runId = uuidv7();
+      const run = agent.invoke(
+        { messages: [{ role: "user", content: "refund" }] },
+        { callbacks: [handler], runId },
+      );
+      if (failClosed) await expect(run).rejects.toThrow(/denied/);
+      else await run;
+      expect(issued).toHaveLength(failClosed ? 0 : 1);
+      const events = await runTrail(audit, runId);
+      expect(events.find((e) => e.type === "error")?.data.message).toBe(
+        "tool policy failed: rules file missing",
+      );
+      const decision = events.find((e) => e.type === "policy.decision");
+      if (failClosed)
+        expect(decision?.data).toMatchObject({
+          decision: "deny",
+          reason: "the tool policy failed",
+        });
+      else expect(decision).toBeUndefined();
+    }
+  });
+
   it("finds the run in LangChain's background mode too", async () => {
     const model = fakeModel()
       .respond(callsTool("tc-bg", "refund", { orderId: "A-1", amount: 5 }))
