@@ -138,6 +138,7 @@ export class AuditTelemetry implements Telemetry {
     return "not-applicable";
   };
 
+  /** Records `run.start` for a `generateText` / `streamText` call (other operations are ignored). */
   onStart = (input: object): void => {
     const event = input as AnyEvent;
     const operation = String(event.operationId ?? "");
@@ -181,11 +182,13 @@ export class AuditTelemetry implements Telemetry {
     trail.start(data);
   };
 
+  /** Notes the step number the next model and tool calls belong to. */
   onStepStart = (event: AnyEvent): void => {
     const state = this.#state(event);
     if (state && typeof event.stepNumber === "number") state.step = event.stepNumber;
   };
 
+  /** Records `llm.start`. */
   onLanguageModelCallStart = (event: AnyEvent): void => {
     const state = this.#state(event);
     if (!state) return;
@@ -200,6 +203,7 @@ export class AuditTelemetry implements Telemetry {
     state.trail.record("llm.start", data, { spanId });
   };
 
+  /** Records `llm.end` with usage and finish reason, and notes the tool calls the model asked for. */
   onLanguageModelCallEnd = (event: AnyEvent): void => {
     const state = this.#state(event);
     if (!state) return;
@@ -226,6 +230,7 @@ export class AuditTelemetry implements Telemetry {
     }
   };
 
+  /** Records `tool.start`; with strict durability, starts committing it before the tool runs. */
   onToolExecutionStart = async (event: AnyEvent): Promise<void> => {
     const state = this.#state(event);
     const call = event.toolCall as ToolCallView | undefined;
@@ -250,6 +255,7 @@ export class AuditTelemetry implements Telemetry {
     }
   };
 
+  /** Records `tool.end` or `tool.error`. */
   onToolExecutionEnd = (input: object): void => {
     const event = input as AnyEvent;
     const state = this.#state(event);
@@ -283,6 +289,7 @@ export class AuditTelemetry implements Telemetry {
     }
   };
 
+  /** Records an `approval.request` for each tool approval request the step ended with. */
   onStepEnd = (event: AnyEvent): void => {
     const state = this.#state(event);
     if (!state || !Array.isArray(event.content)) return;
@@ -301,6 +308,7 @@ export class AuditTelemetry implements Telemetry {
     }
   };
 
+  /** Closes the failed model call's span with `llm.end` (`finishReason: "error"`). */
   onStepError = (event: AnyEvent): void => {
     const state = this.#state(event);
     if (!state?.llm) return;
@@ -321,6 +329,7 @@ export class AuditTelemetry implements Telemetry {
     );
   };
 
+  /** Records `run.end` (status ok). */
   onEnd = (input: object): void => {
     const event = input as AnyEvent;
     const state = this.#state(event);
@@ -337,16 +346,19 @@ export class AuditTelemetry implements Telemetry {
     state.trail.end(data as Record<string, unknown> & { status: "ok" });
   };
 
+  /** Records `run.end` (status error, aborted) for an aborted stream. */
   onAbort = (event: AnyEvent): void => {
     this.#fail(event.callId, { name: "AbortError", message: reasonText(event.reason) }, true);
   };
 
+  /** Records `run.end` (status error) for a call that failed or was aborted. */
   onError = (event: unknown): void => {
     const e = (event ?? {}) as { callId?: string; error?: unknown };
     const error = e.error ?? event;
     this.#fail(e.callId, error, isAbort(error));
   };
 
+  /** Runs a tool through the gate: the policy (unless already decided), then the tool in its span. */
   executeTool = async <T>(options: {
     callId: string;
     toolCallId: string;

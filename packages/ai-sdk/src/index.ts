@@ -9,6 +9,7 @@ export {
   AuditTelemetry,
   type AuditTelemetryOptions,
   auditTelemetry,
+  type CallBinding,
 } from "./audit-telemetry.js";
 export { ToolCallDeniedError } from "./errors.js";
 export type {
