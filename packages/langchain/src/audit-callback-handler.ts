@@ -121,8 +121,9 @@ export class AuditCallbackHandler extends BaseCallbackHandler {
     this.#guard(() => {
       const parent = typeof parentRunId === "string" ? parentRunId : undefined;
       const name = typeof runName === "string" ? runName : serializedName(chain);
-      if (parent === undefined) {
-        const trail = this.#startRun(runId, name, metadata, inputs);
+      // A chain whose parent this handler never saw (it was attached further down) is a root too.
+      if (parent === undefined || !this.#shared.runs.has(parent)) {
+        const trail = this.#startRun(runId, name, metadata, inputs, parent);
         this.#shared.runs.set(runId, {
           kind: "chain",
           rootId: runId,
@@ -501,13 +502,12 @@ export class AuditCallbackHandler extends BaseCallbackHandler {
     if (parent) {
       rootId = parent.rootId;
       parentSpan = parent.spanId;
-    } else if (parentRunId === undefined) {
-      const trail = this.#startRun(runId, name, root.metadata, root.input);
+    } else {
+      // No parent, or one this handler never saw (it was attached to this runnable only): this
+      // run is a root of its own, hung under the unseen parent's span.
+      const trail = this.#startRun(runId, name, root.metadata, root.input, parentRunId);
       rootId = runId;
       parentSpan = trail.spanId;
-    } else {
-      // The parent started before this handler was attached: nothing to attach this run to.
-      return undefined;
     }
     const open: OpenRun = {
       kind,
@@ -555,6 +555,7 @@ export class AuditCallbackHandler extends BaseCallbackHandler {
     name: string,
     metadata: Record<string, unknown> | undefined,
     input: unknown,
+    parentSpanId: string | undefined,
   ): RunTrail {
     const { audit, options } = this.#shared;
     const threadId = typeof metadata?.thread_id === "string" ? metadata.thread_id : undefined;
@@ -563,6 +564,7 @@ export class AuditCallbackHandler extends BaseCallbackHandler {
     const trail = new RunTrail(audit, {
       runId: rootId,
       actor: agent,
+      ...(parentSpanId !== undefined && { parentSpanId }),
       ...(sessionId !== undefined && { sessionId }),
     });
     this.#shared.trails.set(rootId, trail);

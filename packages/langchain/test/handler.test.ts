@@ -1,8 +1,10 @@
 import { type Auditor, createAuditor, MemoryStore, uuidv7 } from "@audit/core";
+import { BaseCallbackHandler } from "@langchain/core/callbacks/base";
 import { CallbackManager } from "@langchain/core/callbacks/manager";
 import { awaitAllCallbacks } from "@langchain/core/callbacks/promises";
 import { Document } from "@langchain/core/documents";
 import { BaseRetriever } from "@langchain/core/retrievers";
+import { RunnableLambda } from "@langchain/core/runnables";
 import { fakeModel } from "@langchain/core/testing";
 import { tool } from "@langchain/core/tools";
 import { createAgent } from "langchain";
@@ -258,6 +260,23 @@ describe("runs without a chain around them", () => {
       finishReason: "stop",
     });
     expect(events[1]?.parentSpanId).toBe(start?.spanId);
+  });
+
+  it("records a model the handler was attached to inside a chain it never saw", async () => {
+    const handler = new AuditCallbackHandler(audit, { awaitHandlers: true });
+    const model = fakeModel()
+      .respond(answers("inner", [3, 1]))
+      .withConfig({ callbacks: [handler] });
+    const outerRunId = uuidv7();
+    const outer = RunnableLambda.from(async (text: string, config) => model.invoke(text, config));
+    // Another handler on the outer chain, so LangChain tracks it as the model's parent.
+    const other = BaseCallbackHandler.fromMethods({ handleChainStart() {} });
+    await outer.invoke("hello", { runId: outerRunId, callbacks: [other] });
+    const [start] = await runStarts(audit);
+    expect(start?.parentSpanId).toBe(outerRunId);
+    const events = await runTrail(audit, start!.runId!);
+    expect(types(events)).toEqual(["run.start", "llm.start", "llm.end", "run.end"]);
+    expect(events[2]?.data).toMatchObject({ inputTokens: 3, outputTokens: 1 });
   });
 
   it("records a bare tool call, its arguments and result", async () => {
