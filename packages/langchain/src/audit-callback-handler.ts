@@ -1,5 +1,6 @@
 import type { Auditor } from "@audit/core";
 import { BaseCallbackHandler } from "@langchain/core/callbacks/base";
+import { hitlActionRequests, hitlApprovalId } from "./hitl-approvals.js";
 import { errorType, RunTrail, round } from "./run-trail.js";
 
 /** Options of {@link AuditCallbackHandler}. */
@@ -180,9 +181,11 @@ export class AuditCallbackHandler extends BaseCallbackHandler {
         const list = this.#shared.interrupts.get(open.rootId) ?? [];
         const raised = (err as { interrupts?: { id?: unknown; value?: unknown }[] }).interrupts;
         // The same interrupt passes through every enclosing chain: keep it once.
-        for (const i of Array.isArray(raised) ? raised : [])
-          if (!list.some((seen) => (seen as { id?: unknown }).id === i?.id))
-            list.push({ id: i?.id, value: i?.value });
+        for (const i of Array.isArray(raised) ? raised : []) {
+          if (list.some((seen) => (seen as { id?: unknown }).id === i?.id)) continue;
+          list.push({ id: i?.id, value: i?.value });
+          this.#recordHitlRequests(open.rootId, i);
+        }
         this.#shared.interrupts.set(open.rootId, list);
       }
       if (open.recorded) {
@@ -459,6 +462,31 @@ export class AuditCallbackHandler extends BaseCallbackHandler {
         { output: f.returnValues, ...(f.log !== undefined && { log: f.log }) },
         { parentSpanId: open.spanId },
       );
+    });
+  }
+
+  // `humanInTheLoopMiddleware` pauses with one interrupt listing the tool calls to review: each
+  // becomes an approval request a human can answer from the trail (see `hitlDecisions`).
+  #recordHitlRequests(rootId: string, interrupt: { id?: unknown; value?: unknown }): void {
+    const requests = hitlActionRequests(interrupt?.value);
+    const trail = this.#shared.trails.get(rootId);
+    if (!requests || !trail || typeof interrupt.id !== "string") return;
+    const configs = (
+      interrupt.value as { reviewConfigs?: { actionName?: string; allowedDecisions?: unknown }[] }
+    ).reviewConfigs;
+    requests.forEach((request, index) => {
+      const allowed = configs?.find((c) => c?.actionName === request.name)?.allowedDecisions;
+      const data: Record<string, unknown> = {
+        approvalId: hitlApprovalId(interrupt.id as string, index),
+        action: request.name,
+        options: {
+          tool: request.name,
+          args: request.args,
+          ...(allowed !== undefined && { allowedDecisions: allowed }),
+        },
+      };
+      if (typeof request.description === "string") data.reason = request.description;
+      trail.record("approval.request", data, { risk: "high" });
     });
   }
 

@@ -4,6 +4,13 @@ export {
   type AuditCallbackHandlerOptions,
 } from "./audit-callback-handler.js";
 export { ToolCallDeniedError } from "./errors.js";
+export {
+  type HitlDecision,
+  type HitlDecisionsOptions,
+  hitlApprovalId,
+  hitlDecisions,
+  type InterruptLike,
+} from "./hitl-approvals.js";
 export type {
   PolicyDecision,
   PolicyVerdict,
