@@ -132,8 +132,8 @@ export function auditToolGate(handler: AuditCallbackHandler, options: AuditToolG
       }
 
       // The handler learns the call's run from the model's answer; in LangChain's default
-      // background mode that callback may still be queued.
-      await awaitAllCallbacks();
+      // background mode that callback may still be queued, so drain the queue only then.
+      if (!handler.runOfToolCall(toolCallId)) await awaitAllCallbacks();
       const recorder = recorderFor(handler, audit, toolCallId, threadId);
       const verdict = await decide(options, recorder, tool, args, toolCallId);
       if (!verdict || verdict.decision === "allow") return next(request);

@@ -339,6 +339,32 @@ describe("a policy that denies", () => {
     }
   });
 
+  it("records into the thread when its handler is not attached to the run", async () => {
+    const model = fakeModel()
+      .respond(callsTool("tc-n", "refund", { orderId: "A-1", amount: 5 }))
+      .respond(answers("ok"));
+    const { refund, issued } = refundTool();
+    const handler = new AuditCallbackHandler(audit);
+    const agent = createAgent({
+      model,
+      tools: [refund],
+      middleware: [auditToolGate(handler, { policy: denyRefunds })],
+    });
+    await agent.invoke(
+      { messages: [{ role: "user", content: "refund" }] },
+      { configurable: { thread_id: "loose-thread" } },
+    );
+    expect(issued).toEqual([]);
+    await audit.flush();
+    const [decision] = await audit.store.query({ type: "policy.decision" });
+    expect(decision).toMatchObject({
+      sessionId: "loose-thread",
+      risk: "high",
+      data: { decision: "deny", tool: "refund", callId: "tc-n" },
+    });
+    expect(decision?.runId).toBeUndefined();
+  });
+
   it("finds the run in LangChain's background mode too", async () => {
     const model = fakeModel()
       .respond(callsTool("tc-bg", "refund", { orderId: "A-1", amount: 5 }))
