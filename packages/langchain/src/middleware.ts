@@ -1,0 +1,5 @@
+export {
+  type AuditApprovalInterrupt,
+  type AuditToolGateOptions,
+  auditToolGate,
+} from "./tool-gate.js";
