@@ -19,18 +19,18 @@ const RELATIVE = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)$/;
  */
 export function parseTime(value: Date | string, now: number = Date.now()): string {
   if (value instanceof Date) {
-    if (Number.isNaN(value.getTime())) throw new AuditValidationError("[audit] invalid Date");
+    if (Number.isNaN(value.getTime())) throw new AuditValidationError("invalid Date");
     return value.toISOString();
   }
   if (typeof value !== "string") {
-    throw new AuditValidationError(`[audit] expected a Date or a time string, got ${typeof value}`);
+    throw new AuditValidationError(`expected a Date or a time string, got ${typeof value}`);
   }
   const rel = RELATIVE.exec(value.trim());
   if (rel) return new Date(now - Number(rel[1]) * UNITS[rel[2]!]!).toISOString();
   const ms = Date.parse(value);
   if (Number.isNaN(ms)) {
     throw new AuditValidationError(
-      `[audit] cannot read "${value}" as a time; use an ISO date (2026-11-22T10:00:00Z) or a duration like 1h or 7d`,
+      `cannot read "${value}" as a time; use an ISO date (2026-11-22T10:00:00Z) or a duration like 1h or 7d`,
     );
   }
   return new Date(ms).toISOString();
@@ -78,7 +78,7 @@ function optionalString(filter: AuditFilter, key: keyof AuditFilter): string | u
   const v = filter[key];
   if (v === undefined) return undefined;
   if (typeof v !== "string" || v.length === 0) {
-    throw new AuditValidationError(`[audit] filter.${key} must be a non-empty string`);
+    throw new AuditValidationError(`filter.${key} must be a non-empty string`);
   }
   return v;
 }
@@ -89,12 +89,12 @@ function optionalString(filter: AuditFilter, key: keyof AuditFilter): string | u
  */
 export function resolveFilter(filter: AuditFilter = {}, now: number = Date.now()): ResolvedFilter {
   if (filter === null || typeof filter !== "object") {
-    throw new AuditValidationError("[audit] a filter must be an object");
+    throw new AuditValidationError("a filter must be an object");
   }
   for (const key of Object.keys(filter)) {
     if (!FILTER_KEYS.has(key)) {
       throw new AuditValidationError(
-        `[audit] unknown filter key "${key}"; known keys: ${[...FILTER_KEYS].join(", ")}`,
+        `unknown filter key "${key}"; known keys: ${[...FILTER_KEYS].join(", ")}`,
       );
     }
   }
@@ -105,13 +105,13 @@ export function resolveFilter(filter: AuditFilter = {}, now: number = Date.now()
   let matchAll = false;
   for (const t of rawTypes) {
     if (typeof t !== "string" || t.length === 0) {
-      throw new AuditValidationError("[audit] filter.type must be a string or a list of strings");
+      throw new AuditValidationError("filter.type must be a string or a list of strings");
     }
     if (t === "*") matchAll = true;
     else if (t.endsWith(".*")) typePrefixes.push(t.slice(0, -1));
     else if (t.includes("*")) {
       throw new AuditValidationError(
-        `[audit] filter.type "${t}": only a trailing ".*" pattern is supported, e.g. "tool.*"`,
+        `filter.type "${t}": only a trailing ".*" pattern is supported, e.g. "tool.*"`,
       );
     } else types.push(t);
   }
@@ -122,7 +122,7 @@ export function resolveFilter(filter: AuditFilter = {}, now: number = Date.now()
     order: filter.order ?? "asc",
   };
   if (resolved.order !== "asc" && resolved.order !== "desc") {
-    throw new AuditValidationError(`[audit] filter.order must be "asc" or "desc"`);
+    throw new AuditValidationError(`filter.order must be "asc" or "desc"`);
   }
   const actor = optionalString(filter, "actor");
   if (actor !== undefined) resolved.actor = actor;
@@ -137,7 +137,7 @@ export function resolveFilter(filter: AuditFilter = {}, now: number = Date.now()
   if (filter.risk !== undefined) {
     if (!isRisk(filter.risk)) {
       throw new AuditValidationError(
-        `[audit] filter.risk must be one of low, medium, high, critical`,
+        `filter.risk must be one of low, medium, high, critical`,
       );
     }
     resolved.risk = filter.risk;
@@ -146,18 +146,18 @@ export function resolveFilter(filter: AuditFilter = {}, now: number = Date.now()
   if (filter.until !== undefined) resolved.until = parseTime(filter.until, now);
   if (filter.limit !== undefined) {
     if (!Number.isInteger(filter.limit) || filter.limit < 0) {
-      throw new AuditValidationError("[audit] filter.limit must be a whole number ≥ 0");
+      throw new AuditValidationError("filter.limit must be a whole number ≥ 0");
     }
     resolved.limit = filter.limit;
   }
   if (filter.data !== undefined) {
     if (filter.data === null || typeof filter.data !== "object" || Array.isArray(filter.data)) {
-      throw new AuditValidationError("[audit] filter.data must be an object of field → value");
+      throw new AuditValidationError("filter.data must be an object of field → value");
     }
     for (const [k, v] of Object.entries(filter.data)) {
       if (typeof v !== "string" && typeof v !== "number" && typeof v !== "boolean") {
         throw new AuditValidationError(
-          `[audit] filter.data.${k} must be a string, number or boolean (top-level equality)`,
+          `filter.data.${k} must be a string, number or boolean (top-level equality)`,
         );
       }
     }
@@ -227,7 +227,7 @@ export function isAfterCursor(
 /** The error a store throws when the `after` cursor names no stored event. */
 export function cursorNotFound(id: string): AuditValidationError {
   return new AuditValidationError(
-    `[audit] the cursor event ${id} is not in the store (pruned, or from another store); restart the listing with "since" instead`,
+    `the cursor event ${id} is not in the store (pruned, or from another store); restart the listing with "since" instead`,
   );
 }
 
@@ -237,19 +237,19 @@ export function resolvePrune(
   now: number = Date.now(),
 ): { before?: string; keep?: number } {
   if (options === null || typeof options !== "object") {
-    throw new AuditValidationError("[audit] prune needs { before } and/or { keep }");
+    throw new AuditValidationError("prune needs { before } and/or { keep }");
   }
   const out: { before?: string; keep?: number } = {};
   if (options.before !== undefined) out.before = parseTime(options.before, now);
   if (options.keep !== undefined) {
     if (!Number.isInteger(options.keep) || options.keep < 0) {
-      throw new AuditValidationError("[audit] prune keep must be a whole number ≥ 0");
+      throw new AuditValidationError("prune keep must be a whole number ≥ 0");
     }
     out.keep = options.keep;
   }
   if (out.before === undefined && out.keep === undefined) {
     throw new AuditValidationError(
-      "[audit] prune needs { before } and/or { keep }; refusing to delete everything",
+      "prune needs { before } and/or { keep }; refusing to delete everything",
     );
   }
   return out;

@@ -134,7 +134,7 @@ export function checkpointSigningInput(data: CheckpointData): string {
 export function toPrivateKey(key: string | KeyObject): KeyObject {
   const k = typeof key === "string" ? createPrivateKey(key) : key;
   if (k.type !== "private" || k.asymmetricKeyType !== "ed25519") {
-    throw new AuditConfigError("[audit] integrity.signingKey must be an Ed25519 private key");
+    throw new AuditConfigError("integrity.signingKey must be an Ed25519 private key");
   }
   return k;
 }
@@ -148,7 +148,7 @@ export function toPublicKey(key: string | KeyObject): KeyObject {
         ? createPublicKey(key)
         : key;
   if (k.asymmetricKeyType !== "ed25519") {
-    throw new AuditConfigError("[audit] the checkpoint public key must be an Ed25519 key");
+    throw new AuditConfigError("the checkpoint public key must be an Ed25519 key");
   }
   return k;
 }
@@ -220,7 +220,7 @@ export class ChainSealer {
       const bytes = keyBytes(options.key);
       if (bytes.length < 16) {
         throw new AuditConfigError(
-          "[audit] integrity.key must be at least 16 bytes; use a random secret",
+          "integrity.key must be at least 16 bytes; use a random secret",
         );
       }
       this.#key = bytes;
@@ -231,11 +231,11 @@ export class ChainSealer {
       options.signingKey === undefined ? undefined : toPrivateKey(options.signingKey);
     this.every = options.checkpointEvery ?? 1000;
     if (!Number.isInteger(this.every) || this.every < 1) {
-      throw new AuditConfigError("[audit] integrity.checkpointEvery must be a whole number ≥ 1");
+      throw new AuditConfigError("integrity.checkpointEvery must be a whole number ≥ 1");
     }
     this.idleMs = options.checkpointIdleMs ?? 5000;
     if (typeof this.idleMs !== "number" || !(this.idleMs >= 0)) {
-      throw new AuditConfigError("[audit] integrity.checkpointIdleMs must be a number ≥ 0");
+      throw new AuditConfigError("integrity.checkpointIdleMs must be a number ≥ 0");
     }
     this.witness = options.witness;
   }

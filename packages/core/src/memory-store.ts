@@ -47,7 +47,7 @@ export class MemoryStore implements AuditStore {
   }
 
   #check(): void {
-    if (this.#closed) throw new AuditClosedError("[audit] [memory] the store is closed");
+    if (this.#closed) throw new AuditClosedError("[memory] the store is closed");
   }
 
   async append(events: readonly AuditEvent[]): Promise<void> {

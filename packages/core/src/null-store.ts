@@ -18,7 +18,7 @@ export class NullStore implements AuditStore {
   #closed = false;
 
   #check(): void {
-    if (this.#closed) throw new AuditClosedError("[audit] [null] the store is closed");
+    if (this.#closed) throw new AuditClosedError("[null] the store is closed");
   }
 
   async append(events: readonly AuditEvent[]): Promise<void> {

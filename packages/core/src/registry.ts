@@ -37,7 +37,7 @@ function memoryFactory(url: string): AuditStore {
   const maxEvents = Number(max);
   if (!Number.isInteger(maxEvents) || maxEvents < 1) {
     throw new AuditConfigError(
-      `[audit] memory: maxEvents must be a whole number ≥ 1, got "${max}"`,
+      `memory: maxEvents must be a whole number ≥ 1, got "${max}"`,
     );
   }
   return new MemoryStore({ maxEvents });
@@ -72,7 +72,7 @@ const exporterPackages = new Map<string, string>([
 export function registerStore(scheme: string, factory: StoreFactory): void {
   if (!/^[a-z][a-z0-9+.-]*$/.test(scheme)) {
     throw new AuditConfigError(
-      `[audit] "${scheme}" is not a valid URL scheme (lowercase letters, digits, + . -)`,
+      `"${scheme}" is not a valid URL scheme (lowercase letters, digits, + . -)`,
     );
   }
   storeFactories.set(scheme, factory);
@@ -105,12 +105,12 @@ export async function openStore(
   options?: Record<string, unknown>,
 ): Promise<AuditStore> {
   if (typeof url !== "string" || url.trim() === "") {
-    throw new AuditConfigError('[audit] a store URL is required, e.g. "sqlite:./audit.db"');
+    throw new AuditConfigError('a store URL is required, e.g. "sqlite:./audit.db"');
   }
   const scheme = schemeOf(url.trim());
   if (!scheme) {
     throw new AuditConfigError(
-      `[audit] "${url}" is not a store URL; expected scheme:location, one of: ${supportedSchemes()
+      `"${url}" is not a store URL; expected scheme:location, one of: ${supportedSchemes()
         .map((s) => `${s}:`)
         .join(", ")}`,
     );
@@ -120,7 +120,7 @@ export async function openStore(
   const pkg = storePackages.get(scheme);
   if (!pkg) {
     throw new AuditConfigError(
-      `[audit] unknown store scheme "${scheme}:" in "${url}"; supported: ${supportedSchemes()
+      `unknown store scheme "${scheme}:" in "${url}"; supported: ${supportedSchemes()
         .map((s) => `${s}:`)
         .join(", ")} (or registerStore a custom one)`,
     );
@@ -128,7 +128,7 @@ export async function openStore(
   const mod = await importAdapter(pkg, scheme);
   if (typeof mod.createStoreFromUrl !== "function") {
     throw new AuditConfigError(
-      `[audit] ${pkg} does not export createStoreFromUrl; is it a compatible version?`,
+      `${pkg} does not export createStoreFromUrl; is it a compatible version?`,
     );
   }
   return mod.createStoreFromUrl(url.trim(), options);
@@ -156,13 +156,13 @@ export async function exportersFromEnv(
     const pkg = exporterPackages.get(name);
     if (!pkg) {
       throw new AuditConfigError(
-        `[audit] unknown exporter "${name}" in AUDIT_EXPORTERS; known: ${[...new Set([...exporterFactories.keys(), ...exporterPackages.keys()])].join(", ")}`,
+        `unknown exporter "${name}" in AUDIT_EXPORTERS; known: ${[...new Set([...exporterFactories.keys(), ...exporterPackages.keys()])].join(", ")}`,
       );
     }
     const mod = await importAdapter(pkg, name);
     if (typeof mod.createExporterFromEnv !== "function") {
       throw new AuditConfigError(
-        `[audit] ${pkg} does not export createExporterFromEnv; is it a compatible version?`,
+        `${pkg} does not export createExporterFromEnv; is it a compatible version?`,
       );
     }
     out.push(await mod.createExporterFromEnv(env));

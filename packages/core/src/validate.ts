@@ -14,33 +14,33 @@ export function isEventTime(value: unknown): value is string {
  */
 export function assertValidEvent(event: unknown): asserts event is AuditEvent {
   if (event === null || typeof event !== "object") {
-    throw new AuditValidationError("[audit] an event must be an object");
+    throw new AuditValidationError("an event must be an object");
   }
   const e = event as Record<string, unknown>;
   if (typeof e.id !== "string" || e.id.length === 0 || e.id.length > 200) {
-    throw new AuditValidationError("[audit] event.id must be a non-empty string (a UUIDv7)");
+    throw new AuditValidationError("event.id must be a non-empty string (a UUIDv7)");
   }
   if (!isValidEventType(e.type)) {
     throw new AuditValidationError(
-      `[audit] event ${e.id}: type ${JSON.stringify(e.type)} must be dotted lowercase, e.g. "tool.start"`,
+      `event ${e.id}: type ${JSON.stringify(e.type)} must be dotted lowercase, e.g. "tool.start"`,
     );
   }
   if (!isEventTime(e.time)) {
     throw new AuditValidationError(
-      `[audit] event ${e.id}: time ${JSON.stringify(e.time)} must be RFC 3339 UTC with milliseconds`,
+      `event ${e.id}: time ${JSON.stringify(e.time)} must be RFC 3339 UTC with milliseconds`,
     );
   }
   if (e.data === null || typeof e.data !== "object" || Array.isArray(e.data)) {
-    throw new AuditValidationError(`[audit] event ${e.id}: data must be an object`);
+    throw new AuditValidationError(`event ${e.id}: data must be an object`);
   }
   if (e.risk !== undefined && !isRisk(e.risk)) {
     throw new AuditValidationError(
-      `[audit] event ${e.id}: risk must be low, medium, high or critical`,
+      `event ${e.id}: risk must be low, medium, high or critical`,
     );
   }
   for (const key of ["actor", "sessionId", "runId", "spanId", "parentSpanId", "traceId"] as const) {
     if (e[key] !== undefined && typeof e[key] !== "string") {
-      throw new AuditValidationError(`[audit] event ${e.id}: ${key} must be a string`);
+      throw new AuditValidationError(`event ${e.id}: ${key} must be a string`);
     }
   }
 }
@@ -48,6 +48,6 @@ export function assertValidEvent(event: unknown): asserts event is AuditEvent {
 /** Validates every event of a batch. */
 export function assertValidBatch(events: readonly unknown[]): asserts events is AuditEvent[] {
   if (!Array.isArray(events))
-    throw new AuditValidationError("[audit] append expects an array of events");
+    throw new AuditValidationError("append expects an array of events");
   for (const e of events) assertValidEvent(e);
 }

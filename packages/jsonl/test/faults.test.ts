@@ -1,13 +1,16 @@
+import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync, utimesSync, writeFileSync } from "node:fs";
+import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { Auditor, processIdentity, verifyChain } from "@audit/core";
 import { makeEvent, runConcurrentWriters } from "@audit/test-suite";
-import { afterAll, describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it, vi } from "vitest";
 import { JsonlStore } from "../src/index.js";
 
 const packageDir = join(dirname(fileURLToPath(import.meta.url)), "..");
+const require = createRequire(import.meta.url);
 const root = mkdtempSync(join(tmpdir(), "audit-jsonl-faults-"));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 let n = 0;
@@ -18,9 +21,46 @@ describe("the directory lock", () => {
     const dir = fresh();
     const store = new JsonlStore({ dir, lockTimeoutMs: 2000 });
     await store.append([makeEvent()]);
-    // This very process's pid (alive) with a start time it never had: a reused pid.
-    const [pid, , boot] = processIdentity().split(".");
-    writeFileSync(join(dir, ".lock"), `${pid}.1.${boot ?? "0"}\nstale-token\n`);
+    // A live, unrelated process; the lock names its pid with a start time it never had, as when a
+    // dead holder's pid has been given to someone else (a container restarted as PID 1 again).
+    const other = spawn("sleep", ["30"], { stdio: "ignore" });
+    try {
+      const [, , boot] = processIdentity().split(".");
+      writeFileSync(join(dir, ".lock"), `${other.pid}.1.${boot ?? "0"}\nstale-token\n`);
+      await store.append([makeEvent()]);
+      expect(await store.count()).toBe(2);
+    } finally {
+      other.kill("SIGKILL");
+      await store.close();
+    }
+  });
+
+  it("takes over the lock of a holder killed while holding it", async () => {
+    const dir = fresh();
+    const store = new JsonlStore({ dir, lockTimeoutMs: 5000 });
+    await store.append([makeEvent()]);
+    const core = pathToFileURL(require.resolve("@audit/core")).href;
+    // The child takes the lock the way a writer does (its own identity, linked into place), then
+    // is killed with the lock held.
+    const child = spawn(
+      process.execPath,
+      [
+        "--input-type=module",
+        "-e",
+        `const { processIdentity } = await import(${JSON.stringify(core)});
+         const { writeFileSync, linkSync } = await import("node:fs");
+         const tmp = process.argv[1] + "/.lock.child.tmp";
+         writeFileSync(tmp, processIdentity() + "\\nchild-token\\n");
+         linkSync(tmp, process.argv[1] + "/.lock");
+         console.log("locked");
+         setInterval(() => {}, 1000);`,
+        dir,
+      ],
+      { stdio: ["ignore", "pipe", "inherit"] },
+    );
+    await new Promise<void>((resolve) => child.stdout!.once("data", () => resolve()));
+    child.kill("SIGKILL");
+    await new Promise((r) => child.once("exit", r));
     await store.append([makeEvent()]);
     expect(await store.count()).toBe(2);
     await store.close();
@@ -92,7 +132,7 @@ describe("midnight", () => {
     for (const s of [a, b, c]) await s.close();
   });
 
-  it("two resolvers racing across midnight: one wins", async () => {
+  it("two resolvers on either side of midnight UTC (a clock at 23:59:59.999): the first wins", async () => {
     const dir = fresh();
     const store = new JsonlStore({ dir });
     const audit = new Auditor({ store, spool: false });
@@ -100,12 +140,23 @@ describe("midnight", () => {
     const approvalId = run.requestApproval({ action: "pay" });
     await audit.flush();
     const other = new Auditor({ store: new JsonlStore({ dir }), spool: false });
-    const results = await Promise.allSettled([
-      audit.approvals.resolve(approvalId, { outcome: "approve", resolvedBy: "alice" }),
-      other.approvals.resolve(approvalId, { outcome: "deny", resolvedBy: "bob" }),
-    ]);
-    expect(results.filter((r) => r.status === "fulfilled")).toHaveLength(1);
-    await run.end();
+    vi.useFakeTimers({ toFake: ["Date"] });
+    try {
+      vi.setSystemTime(new Date("2099-12-31T23:59:59.999Z"));
+      const first = await audit.approvals.resolve(approvalId, {
+        outcome: "approve",
+        resolvedBy: "alice",
+      });
+      vi.setSystemTime(new Date("2100-01-01T00:00:00.001Z"));
+      await expect(
+        other.approvals.resolve(approvalId, { outcome: "deny", resolvedBy: "bob" }),
+      ).rejects.toMatchObject({ code: "AUDIT_APPROVAL_CONFLICT" });
+      expect(first.time).toBe("2099-12-31T23:59:59.999Z");
+      // The run ends after its resolution, on the same clock.
+      await run.end();
+    } finally {
+      vi.useRealTimers();
+    }
     await audit.close();
     await other.close();
     const check = new JsonlStore({ dir });

@@ -31,7 +31,7 @@ export class CompositeExporter implements AuditExporter {
 
   async export(events: readonly AuditEvent[]): Promise<void> {
     if (this.#shutdown)
-      throw new AuditClosedError(`[audit] [exporter ${this.id}] export after shutdown`);
+      throw new AuditClosedError(`[exporter ${this.id}] export after shutdown`);
     await this.#each("export failed", (c) => c.export(events));
   }
 
@@ -75,7 +75,7 @@ export class CompositeExporter implements AuditExporter {
     }
     throw new AggregateError(
       errors,
-      `[audit] [exporter ${this.id}] ${errors.length} of ${this.#children.length} children failed`,
+      `[exporter ${this.id}] ${errors.length} of ${this.#children.length} children failed`,
     );
   }
 }

@@ -18,5 +18,5 @@ export interface AuditExporter {
    * The exporter's own counters (for one that buffers and sends in the background, its failed and
    * dropped sends), shown in `auditor.health().exporters[].details`.
    */
-  stats?(): Record<string, number>;
+  stats?(): object;
 }

@@ -19,7 +19,7 @@ export interface ExporterHealth {
   /** The last failure, if any. */
   lastError?: string;
   /** The exporter's own counters, when it has a `stats()` method. */
-  details?: Record<string, number>;
+  details?: object;
 }
 
 interface Lane {
