@@ -235,6 +235,9 @@ describe("the audit MCP server over stdio", () => {
           "erin",
         ],
         stderr: "pipe",
+        // The SDK passes only a few variables by default; the server needs the caller's (AUDIT_*,
+        // NODE_OPTIONS) like any program an MCP client starts with its own environment.
+        env: process.env as Record<string, string>,
       }),
     );
     const pending = structured(await client.callTool({ name: "approvals_pending", arguments: {} }));
