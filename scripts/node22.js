@@ -84,6 +84,25 @@ export function ensureSqliteAddon(node22) {
       env,
       node22.bin,
     );
+    const gyp = join(
+      dirname(process.execPath),
+      "..",
+      "lib",
+      "node_modules",
+      "npm",
+      "node_modules",
+      "node-gyp",
+      "bin",
+      "node-gyp.js",
+    );
+    if (!existsSync(addon) && existsSync(gyp)) {
+      // An npm that holds back install scripts leaves the addon unbuilt: build it directly.
+      execFileSync(node22.bin, [gyp, "rebuild", "--release", `--nodedir=${node22.home}`], {
+        cwd: join(dir, "node_modules", "better-sqlite3"),
+        stdio: ["ignore", "inherit", "inherit"],
+        env,
+      });
+    }
     if (!existsSync(addon)) throw new Error(`node22: the build did not produce ${addon}`);
   }
   return addon;
@@ -92,10 +111,10 @@ export function ensureSqliteAddon(node22) {
 /** The environment that makes Node 22 (and every process it starts) use the Node 22 addon. */
 export function node22Env(addon) {
   const preload = join(root, "scripts", "node22-preload.cjs");
-  const options = [process.env.NODE_OPTIONS, addon ? `--require=${preload}` : ""];
+  const { NODE_OPTIONS: inherited, ...env } = process.env;
   return {
-    ...process.env,
-    NODE_OPTIONS: options.filter(Boolean).join(" "),
+    ...env,
+    NODE_OPTIONS: [inherited, addon ? `--require=${preload}` : ""].filter(Boolean).join(" "),
     ...(addon && { AUDIT_NODE22_SQLITE_ADDON: addon }),
   };
 }
