@@ -139,6 +139,7 @@ export function auditPolicyGuardrail(
         verdict = { decision: "deny", reason: `review denied (${why})` };
       }
       const message = `Refused by policy ${policy}${verdict.reason ? `: ${verdict.reason}` : ""}`;
+      if (span) processor.noteRefusal(span.spanId, message);
       return options.onDeny === "stop"
         ? ToolGuardrailFunctionOutputFactory.throwException({ policy, reason: verdict.reason })
         : ToolGuardrailFunctionOutputFactory.rejectContent(message, { policy });

@@ -65,6 +65,7 @@ export class AuditTracingProcessor implements TracingProcessor {
   readonly #options: AuditTracingProcessorOptions;
   readonly #traces = new Map<string, { name: string; groupId: string | null }>();
   readonly #spans = new Map<string, SpanState>();
+  readonly #refusals = new Map<string, string>();
   #shutDown = false;
 
   /** @param audit the auditor to record into; the processor never closes it. */
@@ -87,6 +88,14 @@ export class AuditTracingProcessor implements TracingProcessor {
     if (this.#shutDown) return undefined;
     if (!this.#spans.has(span.spanId)) this.#guard(() => this.#start(span));
     return this.#spans.get(span.spanId)?.run;
+  }
+
+  /**
+   * Marks a tool call as refused before it ran (by `auditPolicyGuardrail`): the SDK ends its
+   * function span like a success whose output is the refusal, and the trail must say otherwise.
+   */
+  noteRefusal(spanId: string, message: string): void {
+    if (this.#spans.has(spanId)) this.#refusals.set(spanId, message);
   }
 
   /** @inheritdoc */
@@ -312,7 +321,22 @@ export class AuditTracingProcessor implements TracingProcessor {
         break;
       case "function": {
         const tool = String(data.name);
-        if (error) {
+        const refusal = this.#refusals.get(span.spanId);
+        this.#refusals.delete(span.spanId);
+        if (refusal !== undefined && !error) {
+          this.#record({
+            type: "tool.error",
+            ...envelope,
+            risk: "medium",
+            data: {
+              tool,
+              callId: span.spanId,
+              error: refusal,
+              errorType: "ToolCallRefused",
+              durationMs,
+            },
+          });
+        } else if (error) {
           const rejected = isRejection(error);
           this.#record({
             type: "tool.error",

@@ -234,6 +234,13 @@ describe("auditPolicyGuardrail", () => {
     });
     expect(decision.risk).toBe("high");
     expect(types(events)).not.toContain("approval.request");
+    expect(types(events).slice(2, 5)).toEqual(["tool.start", "policy.decision", "tool.error"]);
+    expect(events[4]!.data).toMatchObject({
+      tool: "pay",
+      errorType: "ToolCallRefused",
+      error: "Refused by policy payments: amount over 500",
+    });
+    expect(events[4]!.spanId).toBe(events[2]!.spanId);
   });
 
   it("stops the run on a deny when asked to", async () => {
