@@ -142,6 +142,7 @@ describe("the audit MCP server over Streamable HTTP", () => {
   let url: URL;
 
   afterEach(async () => {
+    http.closeAllConnections();
     await new Promise<void>((resolve) => http.close(() => resolve()));
   });
 
