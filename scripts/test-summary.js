@@ -1,4 +1,5 @@
-// Prints one closing line for the whole monorepo, summed over every package's vitest JSON report.
+// Prints one closing line for the whole monorepo, summed over every package's vitest JSON reports:
+// test-results.json, and test-results.node22.json where scripts/test-node22.js ran it again.
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 
@@ -8,12 +9,14 @@ let skipped = 0;
 for (const dir of ["packages", "examples"]) {
   if (!existsSync(dir)) continue;
   for (const pkg of readdirSync(dir)) {
-    const file = join(dir, pkg, "test-results.json");
-    if (!existsSync(file)) continue;
-    const report = JSON.parse(readFileSync(file, "utf8"));
-    passed += report.numPassedTests ?? 0;
-    failed += report.numFailedTests ?? 0;
-    skipped += (report.numPendingTests ?? 0) + (report.numTodoTests ?? 0);
+    for (const name of ["test-results.json", "test-results.node22.json"]) {
+      const file = join(dir, pkg, name);
+      if (!existsSync(file)) continue;
+      const report = JSON.parse(readFileSync(file, "utf8"));
+      passed += report.numPassedTests ?? 0;
+      failed += report.numFailedTests ?? 0;
+      skipped += (report.numPendingTests ?? 0) + (report.numTodoTests ?? 0);
+    }
   }
 }
 console.log(`${passed} passed, ${failed} failed` + (skipped ? `, ${skipped} skipped` : ""));
