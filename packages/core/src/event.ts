@@ -92,7 +92,14 @@ export interface EventPayloads {
     error?: unknown;
   };
   error: { message: string; errorType: string; stack?: string };
-  "audit.checkpoint": { chainId: string; seq: number; hash: string; signature?: string };
+  "audit.checkpoint": {
+    chainId: string;
+    seq: number;
+    hash: string;
+    root?: string;
+    note?: string;
+    signature?: string;
+  };
 }
 
 /** A standard event type name. */

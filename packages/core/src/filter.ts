@@ -136,9 +136,7 @@ export function resolveFilter(filter: AuditFilter = {}, now: number = Date.now()
   if (after !== undefined) resolved.after = after;
   if (filter.risk !== undefined) {
     if (!isRisk(filter.risk)) {
-      throw new AuditValidationError(
-        `filter.risk must be one of low, medium, high, critical`,
-      );
+      throw new AuditValidationError(`filter.risk must be one of low, medium, high, critical`);
     }
     resolved.risk = filter.risk;
   }

@@ -12,6 +12,8 @@ import { AuditConfigError } from "./errors.js";
 import type { AuditEvent, ChainLink, EventPayloads } from "./event.js";
 import type { AuditExporter } from "./exporters/exporter.js";
 import { uuidv7, uuidv7WithTime } from "./ids.js";
+import { leafHash, MerkleFrontier } from "./integrity/merkle.js";
+import { noteSignedBy, parseNote, signNote } from "./integrity/signed-note.js";
 
 /** Tamper evidence settings of an auditor. The hash chain is on unless `integrity: false`. */
 export interface IntegrityOptions {
@@ -21,8 +23,16 @@ export interface IntegrityOptions {
    * which detects accidents and partial edits but not an attacker who rewrites the whole chain.
    */
   key?: string | Uint8Array;
-  /** Ed25519 private key (PEM or KeyObject) that signs every checkpoint. */
+  /**
+   * Ed25519 private key (PEM or KeyObject) that signs every checkpoint, as a C2SP signed note that
+   * transparency-log witness tooling can read.
+   */
   signingKey?: string | KeyObject;
+  /**
+   * The signer name in checkpoint notes (C2SP signed notes name their signer).
+   * @default "audit"
+   */
+  signingKeyName?: string;
   /**
    * Write an `audit.checkpoint` after this many events of the chain.
    * @default 1000
@@ -52,6 +62,13 @@ export type CheckpointData = EventPayloads["audit.checkpoint"] & {
   final?: boolean;
   /** `"prune"` when the checkpoint anchors a chain whose older events were pruned. */
   reason?: "prune";
+  /**
+   * Lowercase hex RFC 6962 Merkle tree hash over the chain's events 1..seq (leaf: SHA-256 of 0x00
+   * and the event's chain input). Absent on prune anchors, whose writer does not hold that chain.
+   */
+  root?: string;
+  /** The checkpoint as a C2SP signed note, when a signing key is configured. */
+  note?: string;
 };
 
 function keyBytes(key: string | Uint8Array): Buffer {
@@ -119,15 +136,34 @@ function chainInputFast(event: AuditEvent): string | undefined {
 
 /** The chain hash of an event: lowercase hex SHA-256, or HMAC-SHA-256 with `key`. */
 export function hashEvent(event: AuditEvent, key?: string | Uint8Array): string {
-  const input = chainInput(event);
-  const h = key === undefined ? createHash("sha256") : createHmac("sha256", keyBytes(key));
+  return hashInput(chainInput(event), key === undefined ? undefined : keyBytes(key));
+}
+
+function hashInput(input: string, key: Buffer | undefined): string {
+  const h = key === undefined ? createHash("sha256") : createHmac("sha256", key);
   return h.update(input, "utf8").digest("hex");
 }
 
-/** The bytes a checkpoint signature covers: the canonical JSON of its data without `signature`. */
+/** The bytes a legacy checkpoint `signature` covers: the canonical JSON of its data without it. */
 export function checkpointSigningInput(data: CheckpointData): string {
-  const { signature: _drop, ...rest } = data;
+  const { signature: _drop, note: _note, ...rest } = data;
   return canonicalJson(rest);
+}
+
+/**
+ * The body of a checkpoint's signed note, in the C2SP tlog-checkpoint form: the origin, the tree
+ * size (the seq covered) and the base64 Merkle root, then extension lines. A prune anchor has no
+ * Merkle root: its origin says so and its third line carries the anchored link's hash instead.
+ */
+export function checkpointNoteBody(data: CheckpointData): string {
+  const anchor = data.root === undefined;
+  const third = Buffer.from(anchor ? data.hash : data.root!, "hex").toString("base64");
+  let body = `audit/${anchor ? "anchor" : "chain"}/${data.chainId}\n${data.seq}\n${third}\n`;
+  body += `head ${data.hash}\nalg ${data.alg}\n`;
+  if (data.keyId !== undefined) body += `keyid ${data.keyId}\n`;
+  if (data.final) body += "final\n";
+  if (data.reason !== undefined) body += `reason ${data.reason}\n`;
+  return body;
 }
 
 /** Reads a PEM string or KeyObject as an Ed25519 private key. */
@@ -153,13 +189,27 @@ export function toPublicKey(key: string | KeyObject): KeyObject {
   return k;
 }
 
-/** Signs checkpoint data with Ed25519; base64url. */
-export function signCheckpoint(data: CheckpointData, privateKey: KeyObject): string {
-  return sign(null, Buffer.from(checkpointSigningInput(data)), privateKey).toString("base64url");
+/** Signs checkpoint data: returns its C2SP signed note. */
+export function signCheckpoint(
+  data: CheckpointData,
+  privateKey: KeyObject,
+  name = "audit",
+): string {
+  return signNote(checkpointNoteBody(data), name, privateKey, createPublicKey(privateKey));
 }
 
-/** True when the checkpoint's signature is valid for `publicKey`. */
+/**
+ * True when the checkpoint is signed by `publicKey`: its note's body is exactly the body of its
+ * data, and a signature line verifies. (Checkpoints written before notes carry a `signature`
+ * over their canonical JSON instead; that is checked too.)
+ */
 export function checkpointSignatureValid(data: CheckpointData, publicKey: KeyObject): boolean {
+  if (typeof data.note === "string") {
+    const parsed = parseNote(data.note);
+    if (!parsed) return false;
+    const { note: _drop, ...rest } = data;
+    return parsed.body === checkpointNoteBody(rest) && noteSignedBy(parsed, publicKey);
+  }
   if (typeof data.signature !== "string") return false;
   try {
     return verify(
@@ -194,6 +244,7 @@ export interface SealerMark {
   readonly head: string;
   readonly headEvent: Pick<AuditEvent, "id" | "time"> | undefined;
   readonly since: number;
+  readonly tree: ReturnType<MerkleFrontier["snapshot"]>;
 }
 
 /**
@@ -210,6 +261,8 @@ export class ChainSealer {
   readonly witness: AuditExporter | undefined;
   readonly #key: Buffer | undefined;
   readonly #signingKey: KeyObject | undefined;
+  readonly #signingKeyName: string;
+  readonly #tree = new MerkleFrontier();
   #seq = 0;
   #head = "";
   #headEvent: Pick<AuditEvent, "id" | "time"> | undefined;
@@ -219,9 +272,7 @@ export class ChainSealer {
     if (options.key !== undefined) {
       const bytes = keyBytes(options.key);
       if (bytes.length < 16) {
-        throw new AuditConfigError(
-          "integrity.key must be at least 16 bytes; use a random secret",
-        );
+        throw new AuditConfigError("integrity.key must be at least 16 bytes; use a random secret");
       }
       this.#key = bytes;
     }
@@ -229,6 +280,10 @@ export class ChainSealer {
     this.keyId = this.#key ? keyIdOf(this.#key) : undefined;
     this.#signingKey =
       options.signingKey === undefined ? undefined : toPrivateKey(options.signingKey);
+    this.#signingKeyName = options.signingKeyName ?? "audit";
+    if (!/^[^\s+]+$/.test(this.#signingKeyName)) {
+      throw new AuditConfigError("integrity.signingKeyName must be one word without spaces or +");
+    }
     this.every = options.checkpointEvery ?? 1000;
     if (!Number.isInteger(this.every) || this.every < 1) {
       throw new AuditConfigError("integrity.checkpointEvery must be a whole number ≥ 1");
@@ -254,7 +309,9 @@ export class ChainSealer {
   seal(event: AuditEvent): void {
     const link: ChainLink = { id: this.id, seq: ++this.#seq, prev: this.#head, hash: "" };
     event.chain = link;
-    link.hash = hashEvent(event, this.#key);
+    const input = chainInput(event);
+    link.hash = hashInput(input, this.#key);
+    this.#tree.push(leafHash(input));
     this.#head = link.hash;
     this.#headEvent = event;
     this.#sinceCheckpoint++;
@@ -280,6 +337,7 @@ export class ChainSealer {
       head: this.#head,
       headEvent: this.#headEvent,
       since: this.#sinceCheckpoint,
+      tree: this.#tree.snapshot(),
     };
   }
 
@@ -294,6 +352,7 @@ export class ChainSealer {
     this.#head = mark.head;
     this.#headEvent = mark.headEvent;
     this.#sinceCheckpoint = mark.since;
+    this.#tree.restore(mark.tree);
     return true;
   }
 
@@ -304,7 +363,10 @@ export class ChainSealer {
 
   /** Checkpoint data for the current head, signed when a signing key is configured. */
   checkpointData(extra: { final?: boolean } = {}): CheckpointData {
-    return this.anchorData(this.id, this.#seq, this.#head, extra);
+    return this.anchorData(this.id, this.#seq, this.#head, {
+      ...extra,
+      root: this.#tree.root().toString("hex"),
+    });
   }
 
   /** Checkpoint data naming any chain's link (used to anchor pruned chains). */
@@ -312,13 +374,14 @@ export class ChainSealer {
     chainId: string,
     seq: number,
     hash: string,
-    extra: { final?: boolean; reason?: "prune" } = {},
+    extra: { final?: boolean; reason?: "prune"; root?: string } = {},
   ): CheckpointData {
     const data: CheckpointData = { chainId, seq, hash, alg: this.alg };
+    if (extra.root !== undefined) data.root = extra.root;
     if (this.keyId !== undefined) data.keyId = this.keyId;
     if (extra.final) data.final = true;
     if (extra.reason) data.reason = extra.reason;
-    if (this.#signingKey) data.signature = signCheckpoint(data, this.#signingKey);
+    if (this.#signingKey) data.note = signCheckpoint(data, this.#signingKey, this.#signingKeyName);
     return data;
   }
 

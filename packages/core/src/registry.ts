@@ -36,9 +36,7 @@ function memoryFactory(url: string): AuditStore {
   if (max === null) return new MemoryStore();
   const maxEvents = Number(max);
   if (!Number.isInteger(maxEvents) || maxEvents < 1) {
-    throw new AuditConfigError(
-      `memory: maxEvents must be a whole number ≥ 1, got "${max}"`,
-    );
+    throw new AuditConfigError(`memory: maxEvents must be a whole number ≥ 1, got "${max}"`);
   }
   return new MemoryStore({ maxEvents });
 }

@@ -34,9 +34,7 @@ export function assertValidEvent(event: unknown): asserts event is AuditEvent {
     throw new AuditValidationError(`event ${e.id}: data must be an object`);
   }
   if (e.risk !== undefined && !isRisk(e.risk)) {
-    throw new AuditValidationError(
-      `event ${e.id}: risk must be low, medium, high or critical`,
-    );
+    throw new AuditValidationError(`event ${e.id}: risk must be low, medium, high or critical`);
   }
   for (const key of ["actor", "sessionId", "runId", "spanId", "parentSpanId", "traceId"] as const) {
     if (e[key] !== undefined && typeof e[key] !== "string") {
@@ -47,7 +45,6 @@ export function assertValidEvent(event: unknown): asserts event is AuditEvent {
 
 /** Validates every event of a batch. */
 export function assertValidBatch(events: readonly unknown[]): asserts events is AuditEvent[] {
-  if (!Array.isArray(events))
-    throw new AuditValidationError("append expects an array of events");
+  if (!Array.isArray(events)) throw new AuditValidationError("append expects an array of events");
   for (const e of events) assertValidEvent(e);
 }

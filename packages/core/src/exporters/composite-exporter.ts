@@ -30,8 +30,7 @@ export class CompositeExporter implements AuditExporter {
   }
 
   async export(events: readonly AuditEvent[]): Promise<void> {
-    if (this.#shutdown)
-      throw new AuditClosedError(`[exporter ${this.id}] export after shutdown`);
+    if (this.#shutdown) throw new AuditClosedError(`[exporter ${this.id}] export after shutdown`);
     await this.#each("export failed", (c) => c.export(events));
   }
 

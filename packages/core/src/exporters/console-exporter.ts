@@ -29,8 +29,7 @@ export class ConsoleExporter implements AuditExporter {
   }
 
   async export(events: readonly AuditEvent[]): Promise<void> {
-    if (this.#shutdown)
-      throw new AuditClosedError("[exporter console] export after shutdown");
+    if (this.#shutdown) throw new AuditClosedError("[exporter console] export after shutdown");
     let out = "";
     for (const e of events)
       out += (this.#format === "json" ? JSON.stringify(e) : formatPretty(e)) + "\n";
