@@ -18,6 +18,7 @@ import {
   verifyChain,
 } from "@audit/core";
 import { csvHeader, csvRow, type Format, summarize, table } from "./format.js";
+import { SERVE_HELP, ServeUsageError, serve } from "./serve.js";
 
 /** Where the CLI writes, and what it knows of its environment. Tests pass their own. */
 export interface CliIo {
@@ -76,6 +77,7 @@ Commands:
   copy        copy a trail between any two backends (streaming, resumable)
   prune       delete old events, keeping the chains verifiable
   approvals   list pending approvals, or resolve one
+  serve       web viewer, approvals inbox and HTTP API (needs @audit/server)
 
 Every command takes --store URL (or AUDIT_STORE) and --help.
 
@@ -155,6 +157,7 @@ Usage: audit prune --before T | --keep N
 Examples:
   audit prune --before 30d
   audit prune --keep 1000000`,
+  serve: SERVE_HELP,
   approvals: `audit approvals — human approvals
 
 Usage:
@@ -694,6 +697,7 @@ const COMMANDS: Record<string, (args: string[], io: CliIo) => Promise<number>> =
   copy,
   prune,
   approvals,
+  serve,
 };
 
 /**
@@ -720,7 +724,7 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
   try {
     return await run(args, io);
   } catch (err) {
-    if (err instanceof UsageError) {
+    if (err instanceof UsageError || err instanceof ServeUsageError) {
       io.stderr.write(`audit ${command}: ${err.message} (see audit ${command} --help)\n`);
       return 2;
     }
