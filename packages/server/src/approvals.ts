@@ -18,7 +18,8 @@ async function withContext(store: AuditStore, a: Approval): Promise<ApprovalView
   if (!runId) return a;
   const [run, before] = await Promise.all([
     summarizeRun(store, runId),
-    store.query({ runId, until: a.request.time, order: "desc", limit: CONTEXT_EVENTS }),
+    // Keyset from the request itself: exactly the events before it, even within one millisecond.
+    store.query({ runId, after: a.request.id, order: "desc", limit: CONTEXT_EVENTS }),
   ]);
   const view: ApprovalView = { ...a, context: before.reverse() };
   if (run) view.run = run;

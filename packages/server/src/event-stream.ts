@@ -67,14 +67,23 @@ export async function streamEvents(
     if (mark === undefined || compareEvents(e, mark) > 0) mark = e;
     sse.send({ id: mark.id, data: json(e) });
   };
+  // Ids sent by the replay that the feed may still deliver (it reads on its own schedule): each
+  // is skipped once when it does, and forgotten once the feed's window has moved past it.
+  const replayed = new Map<string, string>();
   const remove = await feed.add((e) => {
     if (!eventMatches(wanted, e)) return;
-    if (live) emit(e);
-    else held.push(e);
+    if (!live) {
+      held.push(e);
+      return;
+    }
+    if (replayed.size > 0) {
+      for (const [id, time] of replayed) if (time < feed.windowStart) replayed.delete(id);
+      if (replayed.delete(e.id)) return;
+    }
+    emit(e);
   });
   sse.onClose(remove);
 
-  const replayed = new Set<string>();
   if (cursor !== undefined || since !== undefined) {
     let after = cursor;
     while (!sse.closed) {
@@ -86,13 +95,14 @@ export async function streamEvents(
       });
       for (const e of page) {
         emit(e);
-        replayed.add(e.id);
+        // A margin past the window: held events were delivered while the window still had them.
+        if (Date.parse(e.time) >= Date.parse(feed.windowStart) - 60_000) replayed.set(e.id, e.time);
       }
       if (page.length < PAGE) break;
       after = page[page.length - 1]!.id;
     }
   }
-  for (const e of held) if (!replayed.has(e.id)) emit(e);
+  for (const e of held) if (!replayed.delete(e.id)) emit(e);
   held.length = 0;
   live = true;
   sse.comment("live");

@@ -74,6 +74,11 @@ export class LiveFeed {
     };
   }
 
+  /** The start of the window the feed still reads: it never delivers an event older than this. */
+  get windowStart(): string {
+    return this.#watermark;
+  }
+
   /** Number of listeners. */
   get size(): number {
     return this.#listeners.size;
