@@ -15,6 +15,12 @@ import { verifyWithProgress } from "./verify-stream.js";
 
 const home: Handler = async (ctx) => redirect(ctx.res, "/runs");
 
+// Browsers ask for it on every page; there is none, and a 404 would read as an error.
+const favicon: Handler = async (ctx) => {
+  ctx.res.writeHead(204);
+  ctx.res.end();
+};
+
 const runs: Handler = async (ctx) => {
   const q = runListQuery(ctx.url);
   const { runs: list, next } = await listRuns(ctx.store, q);
@@ -88,6 +94,7 @@ const verify: Handler = async (ctx) => {
 /** The page routes: method, path pattern, handler. */
 export const PAGE_ROUTES: [string, RegExp, Handler][] = [
   ["GET", /^\/$/, home],
+  ["GET", /^\/favicon\.ico$/, favicon],
   ["GET", /^\/runs$/, runs],
   ["GET", /^\/runs\/([^/]+)$/, timeline],
   ["GET", /^\/events$/, events],

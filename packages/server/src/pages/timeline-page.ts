@@ -48,7 +48,7 @@ export function timelinePage(
     return html`<li class="span depth-${Math.min(depth, 8)} kind-${node.kind}">
 <details>
 <summary>
-<span class="span-name"><span class="kind">${node.kind}</span> ${node.name}</span>
+<span class="span-name"><span class="kind">${node.kind}</span> ${node.name.startsWith(`${node.kind} `) ? node.name.slice(node.kind.length + 1) : node.name}</span>
 <span class="span-status">${status(node.status)}</span>
 <span class="span-bar">${bar(node, t0, span)}</span>
 <span class="span-time num">+${duration(offset)}</span>

@@ -169,11 +169,16 @@ function addResolvedRow(e) {
   );
 }
 
+// Approvals this page is resolving: their resolution may come back over the stream before the
+// answer to our own POST does, and must not be shown as someone else's.
+const resolving = new Set();
+
 function wireForm(form) {
   form.addEventListener("submit", async (ev) => {
     ev.preventDefault();
     const card = form.closest("article.approval");
     const id = card.dataset.approvalId;
+    resolving.add(id);
     const outcome = ev.submitter ? ev.submitter.value : "approve";
     const comment = form.querySelector("textarea").value;
     const state = card.querySelector(".state");
@@ -186,6 +191,7 @@ function wireForm(form) {
         body: JSON.stringify(comment.trim() ? { outcome, comment } : { outcome }),
       });
       const body = await res.json();
+      resolving.delete(id);
       if (res.ok) markResolved(card, body, true);
       else if (res.status === 409) markResolved(card, body.resolution, false);
       else {
@@ -193,6 +199,7 @@ function wireForm(form) {
         for (const b of form.querySelectorAll("button")) b.disabled = false;
       }
     } catch (err) {
+      resolving.delete(id);
       state.textContent = `Could not reach the server: ${err.message}`;
       for (const b of form.querySelectorAll("button")) b.disabled = false;
     }
@@ -215,7 +222,7 @@ function startInbox() {
     if (e.type === "approval.request") void addNewRequests();
     if (e.type === "approval.resolve") {
       const card = cardFor(e.data.approvalId);
-      markResolved(card, { ...e.data, time: e.time }, false);
+      if (!resolving.has(e.data.approvalId)) markResolved(card, { ...e.data, time: e.time }, false);
       addResolvedRow(e);
     }
   });
