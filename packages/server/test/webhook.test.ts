@@ -82,7 +82,7 @@ describe("--notify-webhook", () => {
     run.tool("noise", {}, () => 1);
     await agent.flush();
     const deadline = Date.now() + 15_000;
-    const delivered = () => received.filter((r, i) => answered[i] === 204);
+    const delivered = () => answered.filter((status) => status === 204);
     while (delivered().length < 1 && Date.now() < deadline)
       await new Promise((r) => setTimeout(r, 50));
     const res = await fetch(`${server.url}/api/approvals/${approvalId}/resolve`, {
