@@ -18,6 +18,7 @@ const cliBin = join(packageDir, "..", "cli", "dist", "bin.js");
 const artifacts = join(packageDir, "test-artifacts");
 const work = mkdtempSync(join(tmpdir(), "audit-browser-"));
 const db = join(work, "audit.db");
+const { NODE_PATH: _, ...userEnv } = process.env;
 
 let serveProcess: ChildProcess;
 let exited: Promise<number | null>;
@@ -87,7 +88,9 @@ function startServe(): Promise<string> {
     [cliBin, "serve", "--store", `sqlite:${db}`, "--port", "0", "--user", "alice"],
     {
       cwd: packageDir,
-      env: { ...process.env, AUDIT_SERVE_TOKEN: "" },
+      // As from a user's shell in this package: without the test runner's NODE_PATH the CLI finds
+      // @audit/server and the SQLite adapter from the working directory, as in a project.
+      env: { ...userEnv, AUDIT_SERVE_TOKEN: "" },
       stdio: ["ignore", "pipe", "pipe"],
     },
   );
