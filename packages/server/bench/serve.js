@@ -106,7 +106,7 @@ async function load(store, total) {
   for (const e of trail(total)) {
     if (e.type === "run.start") runIds.push(e.runId);
     batch.push(e);
-    if (batch.length === 5000) {
+    if (batch.length === 1000) {
       await store.append(batch);
       batch = [];
     }
@@ -235,10 +235,12 @@ for (const kind of STORES) {
     ["run timeline (JSON tree)", await latency(server.url, (i) => `/api/runs/${pick(i)}`)],
     ["run timeline (page)", await latency(server.url, (i) => `/runs/${pick(i)}`)],
   ];
-  for (const [what, r] of rows)
+  for (const [what, r] of rows) {
+    console.error(`${kind}: ${what}: median ${ms(r.median)}, p99 ${ms(r.p99)}`);
     table.push(
       `| ${kind} | ${EVENTS.toLocaleString("en")} | ${what} | ${ms(r.median)} | ${ms(r.p99)} |`,
     );
+  }
   const f = await fanOut(server, store);
   table.push(
     `| ${kind} | ${EVENTS.toLocaleString("en")} | SSE fan-out: 1,000 events to ${CLIENTS} clients (${f.total.toLocaleString("en")} deliveries, ${f.missing} missing, ${f.duplicates} duplicated) | ${ms(f.median)} | ${ms(f.p99)} |`,
