@@ -6,6 +6,11 @@ import { openSse, postgresFixture, type StoreFixture, sqliteFixture } from "./he
 // The JSON API against real stores: every test below runs once on SQLite and once on PostgreSQL.
 
 const TOKEN = "test-token-0123456789abcdef";
+
+// Response bodies are checked field by field below.
+// biome-ignore lint/suspicious/noExplicitAny: JSON of many shapes
+type Json = any;
+const body = (res: Response): Promise<Json> => res.json();
 const USER = "alice";
 
 for (const [name, makeFixture] of [
@@ -23,7 +28,7 @@ for (const [name, makeFixture] of [
     const auth = { authorization: `Bearer ${TOKEN}` };
     const api = (path: string, init: RequestInit = {}) =>
       fetch(base + path, { ...init, headers: { ...auth, ...(init.headers ?? {}) } });
-    const json = async (path: string) => {
+    const json = async (path: string): Promise<Json> => {
       const res = await api(path);
       expect(res.status, `${path}: ${res.status}`).toBe(200);
       return res.json();
@@ -87,7 +92,7 @@ for (const [name, makeFixture] of [
         const none = await fetch(`${base}/api/health`);
         expect(none.status).toBe(401);
         expect(none.headers.get("www-authenticate")).toContain("Bearer");
-        expect((await none.json()).error).toMatch(/token is required/);
+        expect((await body(none)).error).toMatch(/token is required/);
         const wrong = await fetch(`${base}/api/health`, {
           headers: { authorization: "Bearer nope" },
         });
@@ -250,7 +255,7 @@ for (const [name, makeFixture] of [
         for (const [path, status, message] of cases) {
           const res = await api(path);
           expect(res.status, path).toBe(status);
-          expect((await res.json()).error, path).toMatch(message);
+          expect((await body(res)).error, path).toMatch(message);
         }
         const wrongMethod = await api("/api/events", { method: "DELETE" });
         expect(wrongMethod.status).toBe(405);
@@ -376,10 +381,10 @@ for (const [name, makeFixture] of [
             /larger than/,
           ],
         ];
-        for (const [body, type, status, message] of cases) {
-          const res = await post(body, type);
-          expect(res.status, body.slice(0, 60)).toBe(status);
-          expect((await res.json()).error).toMatch(message);
+        for (const [text, type, status, message] of cases) {
+          const res = await post(text, type);
+          expect(res.status, text.slice(0, 60)).toBe(status);
+          expect((await body(res)).error).toMatch(message);
         }
         // Nothing was resolved by any of them.
         expect((await json(`/api/approvals/${approvalId}`)).status).toBe("pending");
@@ -403,8 +408,8 @@ for (const [name, makeFixture] of [
           expect(statuses).toEqual([200, 409]);
           const winner = results.find((r) => r.status === 200)!;
           const loser = results.find((r) => r.status === 409)!;
-          const won = await winner.json();
-          const lost = await loser.json();
+          const won = await body(winner);
+          const lost = await body(loser);
           expect(lost.error).toMatch(/already resolved/);
           expect(lost.resolution).toMatchObject({
             outcome: won.outcome,
@@ -451,10 +456,10 @@ for (const [name, makeFixture] of [
             });
           const without = await post({});
           expect(without.status).toBe(403);
-          expect((await without.json()).error).toMatch(/X-Forwarded-User/);
+          expect((await body(without)).error).toMatch(/X-Forwarded-User/);
           const ok = await post({ "x-forwarded-user": "carol@example.com" });
           expect(ok.status).toBe(200);
-          expect((await ok.json()).resolvedBy).toBe("carol@example.com");
+          expect((await body(ok)).resolvedBy).toBe("carol@example.com");
         } finally {
           await proxied.close();
         }

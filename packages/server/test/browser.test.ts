@@ -11,6 +11,13 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 // A real browser (Debian's Chromium driven by playwright-core) against the real `audit serve`
 // command over a real SQLite file. One browser launch for the whole file.
 
+// What the callbacks passed to page.evaluate use, in the browser (this package has no DOM types).
+declare const window: { notReloaded?: boolean };
+declare const document: {
+  body: { dataset: Record<string, string | undefined> };
+  activeElement: { textContent: string | null } | null;
+};
+
 const CHROMIUM = process.env.AUDIT_TEST_CHROMIUM ?? "/usr/bin/chromium";
 const here = dirname(fileURLToPath(import.meta.url));
 const packageDir = join(here, "..");
@@ -210,7 +217,7 @@ describe("in a real browser", () => {
     const watcher = await context.newPage();
     await watcher.goto(`${origin}/approvals`);
     await watcher.evaluate(() => {
-      (window as unknown as { notReloaded: boolean }).notReloaded = true;
+      window.notReloaded = true;
     });
     await Promise.all(
       [page, watcher].map((p) => p.waitForFunction(() => document.body.dataset.live === "on")),
@@ -231,9 +238,7 @@ describe("in a real browser", () => {
       .filter({ hasText: "Resolved by someone else: approve by alice" })
       .waitFor({ timeout: 10_000 });
     expect(await watched.locator("button.approve").isDisabled()).toBe(true);
-    expect(
-      await watcher.evaluate(() => (window as unknown as { notReloaded?: boolean }).notReloaded),
-    ).toBe(true);
+    expect(await watcher.evaluate(() => window.notReloaded)).toBe(true);
     expect(await watcher.locator("#pending-count").textContent()).toBe("0");
 
     // A new request from an agent appears on both pages, live.

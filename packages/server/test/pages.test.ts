@@ -203,7 +203,7 @@ describe("pages", () => {
       headers: { authorization: `Bearer ${TOKEN}`, "content-type": "application/json" },
       body: "{}",
     });
-    expect(await res.json()).toEqual({ mounted: true });
+    expect((await res.json()) as { error: string }).toEqual({ mounted: true });
     expect(mcpCalls).toEqual(["POST /mcp/messages?x=1"]);
     const bare = new AuditServer({ store: fx.store, port: 0, token: TOKEN });
     await bare.listen();
@@ -212,7 +212,7 @@ describe("pages", () => {
         headers: { authorization: `Bearer ${TOKEN}` },
       });
       expect(none.status).toBe(404);
-      expect((await none.json()).error).toMatch(/no MCP handler/);
+      expect(((await none.json()) as { error: string }).error).toMatch(/no MCP handler/);
     } finally {
       await bare.close();
     }
