@@ -62,10 +62,10 @@ export async function streamEvents(
 
   let live = false;
   const held: AuditEvent[] = [];
-  const sse = new SseStream(req, res);
+  let sse: SseStream | undefined;
   const emit = (e: AuditEvent) => {
     if (mark === undefined || compareEvents(e, mark) > 0) mark = e;
-    sse.send({ id: mark.id, data: json(e) });
+    sse?.send({ id: mark.id, data: json(e) });
   };
   // Ids sent by the replay that the feed may still deliver (it reads on its own schedule): each
   // is skipped once when it does, and forgotten once the feed's window has moved past it.
@@ -82,6 +82,9 @@ export async function streamEvents(
     }
     emit(e);
   });
+  // Joined the feed before answering: a store that is down is still a plain 503, not a stream
+  // that opens and ends at once.
+  sse = new SseStream(req, res);
   sse.onClose(remove);
 
   if (cursor !== undefined || since !== undefined) {

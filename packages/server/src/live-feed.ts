@@ -43,6 +43,7 @@ export class LiveFeed {
   #unsubscribe: (() => void) | undefined;
   #reading: Promise<void> | undefined;
   #again = false;
+  #failing = false;
   #closed = false;
 
   constructor(store: AuditStore, options: LiveFeedOptions = {}) {
@@ -113,8 +114,11 @@ export class LiveFeed {
           this.#again = false;
           await this.#read(true);
         } while (this.#again && !this.#closed);
+        this.#failing = false;
       } catch (err) {
-        this.#onError(err);
+        // Said once per outage, not at every tick while the store is down.
+        if (!this.#failing) this.#onError(err);
+        this.#failing = true;
       } finally {
         this.#reading = undefined;
       }

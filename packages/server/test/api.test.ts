@@ -1,4 +1,5 @@
 import { type AuditEvent, Auditor, uuidv7 } from "@audit/core";
+import { PostgresStore } from "@audit/postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AuditServer, type RunSummary, type SpanNode } from "../src/index.js";
 import { openSse, postgresFixture, type StoreFixture, sqliteFixture } from "./helpers.js";
@@ -504,9 +505,101 @@ for (const [name, makeFixture] of [
       });
     });
 
+    it("delivers an event a writer commits late (stamped before one already sent), and replays ?since=", async () => {
+      const live = await openSse(`${base}/api/stream?type=late.*`, auth);
+      await live.comment("live");
+      const now = Date.now();
+      const newer: AuditEvent = {
+        id: uuidv7(),
+        type: "late.b",
+        time: new Date(now).toISOString(),
+        data: {},
+      };
+      await fx.store.append([newer]);
+      expect(JSON.parse((await live.next()).data).id).toBe(newer.id);
+      // Stamped two seconds earlier, stored after: a keyset cursor alone would skip it.
+      const older: AuditEvent = {
+        id: uuidv7(),
+        type: "late.a",
+        time: new Date(now - 2000).toISOString(),
+        data: {},
+      };
+      await fx.store.append([older]);
+      const late = await live.next();
+      expect(JSON.parse(late.data).id).toBe(older.id);
+      // The frame id stays the newest event sent, so a resume does not replay the newer one again.
+      expect(late.id).toBe(newer.id);
+      await expect(live.next(600)).rejects.toThrow(/timed out/);
+      live.close();
+      const replay = await openSse(`${base}/api/stream?type=late.*&since=1m`, auth);
+      const both = await replay.take(2);
+      expect(both.map((f) => JSON.parse(f.data).id)).toEqual([older.id, newer.id]);
+      replay.close();
+    });
+
     it("health answers with the store's id", async () => {
       const h = await json("/api/health");
       expect(h).toMatchObject({ ok: true, store: fx.store.id });
     });
   });
 }
+
+describe("a store that is down", () => {
+  it("answers 503 with the store's message, on the API, the live tail and the pages", async () => {
+    // Nothing listens on port 1: a real connection failure, not a mock.
+    const store = new PostgresStore({
+      connectionString: "postgres://postgres@127.0.0.1:1/test",
+      schema: "server_down",
+    });
+    const errors: Error[] = [];
+    const server = new AuditServer({
+      store,
+      port: 0,
+      token: TOKEN,
+      pollMs: 20,
+      onError: (e) => errors.push(e),
+    });
+    await server.listen();
+    try {
+      const get = (path: string) =>
+        fetch(server.url + path, { headers: { authorization: `Bearer ${TOKEN}` } });
+      for (const path of ["/api/health", "/api/events", "/api/runs", "/api/stream"]) {
+        const res = await get(path);
+        expect(res.status, path).toBe(503);
+        expect((await body(res)).error, path).toMatch(/ECONNREFUSED|connect/);
+      }
+      const page = await fetch(`${server.url}/runs`, {
+        headers: { authorization: `Bearer ${TOKEN}` },
+      });
+      expect(page.status).toBe(503);
+      expect(await page.text()).toContain("ECONNREFUSED");
+      expect(errors).toEqual([]);
+    } finally {
+      await server.close();
+      await store.close();
+    }
+  });
+
+  it("reports a live feed's failing reads once per outage, not at every tick", async () => {
+    const fx = await sqliteFixture();
+    const errors: Error[] = [];
+    const server = new AuditServer({
+      store: fx.store,
+      port: 0,
+      token: TOKEN,
+      pollMs: 20,
+      onError: (e) => errors.push(e),
+    });
+    await server.listen();
+    const live = await openSse(`${server.url}/api/stream`, { authorization: `Bearer ${TOKEN}` });
+    await live.comment("live");
+    // The store goes away under the running feed.
+    await fx.store.close();
+    await new Promise((r) => setTimeout(r, 400));
+    expect(errors).toHaveLength(1);
+    expect(errors[0]!.message).toMatch(/closed/);
+    live.close();
+    await server.close();
+    await fx.dispose();
+  });
+});
