@@ -100,6 +100,7 @@ export class AuditServer {
     this.#base = `http://${shown}:${port}`;
     if (this.#notifier) {
       const notifier = this.#notifier;
+      notifier.defaultInboxUrl(`${this.#base}/approvals`);
       this.#removeNotifier = await this.#feed.add((e) => notifier.notify(e));
     }
     return this.openUrl;

@@ -88,6 +88,11 @@ export class WebhookNotifier {
     this.#onError = onError;
   }
 
+  /** Sets the inbox link sent with each notification, unless the options gave one. */
+  defaultInboxUrl(url: string): void {
+    this.#options.inboxUrl ??= url;
+  }
+
   /** Queues a notification for an `approval.request` or `approval.resolve` event; others are ignored. */
   notify(event: AuditEvent): void {
     if (this.#closed) return;

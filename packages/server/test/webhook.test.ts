@@ -112,7 +112,11 @@ describe("--notify-webhook", () => {
       );
     }
     const request = JSON.parse(req2!.body) as WebhookPayload;
-    expect(request).toMatchObject({ type: "approval.request", approvalId });
+    expect(request).toMatchObject({
+      type: "approval.request",
+      approvalId,
+      inboxUrl: `${server.url}/approvals`,
+    });
     expect(request.event.data).toMatchObject({ action: "pay invoice 7", reason: "over 1000" });
     const resolution = JSON.parse(res2!.body) as WebhookPayload;
     expect(resolution).toMatchObject({ type: "approval.resolve", approvalId });
