@@ -153,7 +153,9 @@ export class AuditServer {
         // Trade the token for a cookie, and take it out of the address bar and history.
         url.searchParams.delete("token");
         res.setHeader("set-cookie", this.#guard.sessionCookie());
-        res.writeHead(303, { location: url.pathname + url.search, "content-length": 0 });
+        // One leading slash only: "//host" would send the browser to another site.
+        const location = `/${url.pathname.replace(/^\/+/, "")}${url.search}`;
+        res.writeHead(303, { location, "content-length": 0 });
         res.end();
         return;
       }

@@ -1,3 +1,4 @@
+import { request } from "node:http";
 import { type AuditEvent, Auditor, uuidv7 } from "@audit/core";
 import { PostgresStore } from "@audit/postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -117,6 +118,22 @@ for (const [name, makeFixture] of [
         expect(cookie).toMatch(/HttpOnly/);
         expect(cookie).toMatch(/SameSite=Strict/);
         expect(cookie).not.toContain(TOKEN);
+        // Never a redirect to another site, however the path is written.
+        // (Raw requests: fetch would normalise these paths before sending them.)
+        for (const path of [
+          `/.//evil.example/x?token=${TOKEN}`,
+          `//evil.example/x?token=${TOKEN}`,
+        ]) {
+          const location = await new Promise<string | undefined>((resolve, reject) => {
+            const req = request(`${base}/`, { path }, (res) => {
+              res.resume();
+              resolve(res.headers.location);
+            });
+            req.on("error", reject);
+            req.end();
+          });
+          expect(location, path).toMatch(/^\/[^/]/);
+        }
         const session = cookie.split(";")[0]!;
         const page = await fetch(`${base}/events?type=run.start`, { headers: { cookie: session } });
         expect(page.status).toBe(200);
