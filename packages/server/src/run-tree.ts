@@ -32,6 +32,9 @@ export interface SpanNode {
   children: SpanNode[];
 }
 
+/** How deep the tree goes; deeper spans are listed flat under the last level. */
+export const MAX_DEPTH = 64;
+
 const END_TYPES = new Set(["run.end", "tool.end", "tool.error", "llm.end"]);
 
 function kindOf(type: string): SpanKind {
@@ -154,9 +157,15 @@ export function buildRunTree(events: readonly AuditEvent[]): SpanNode[] {
   // Hostile or broken parent links can form a cycle that no root reaches: cut each such node loose
   // as a root of its own, so every event is still shown and walking the tree always ends.
   const reached = new Set<SpanNode>();
-  const reach = (n: SpanNode) => {
-    reached.add(n);
-    for (const c of n.children) if (!reached.has(c)) reach(c);
+  // Iterative: a hostile trail may nest thousands of spans deep.
+  const reach = (start: SpanNode) => {
+    const stack = [start];
+    while (stack.length > 0) {
+      const n = stack.pop()!;
+      if (reached.has(n)) continue;
+      reached.add(n);
+      stack.push(...n.children);
+    }
   };
   for (const r of roots) reach(r);
   for (const node of nodes) {
@@ -165,6 +174,25 @@ export function buildRunTree(events: readonly AuditEvent[]): SpanNode[] {
     if (parent) parent.children = parent.children.filter((c) => c !== node);
     roots.push(node);
     reach(node);
+  }
+  // Below MAX_DEPTH everything hangs flat under the deepest allowed node: a real run never nests
+  // that deep, and a hostile one must not exhaust the stack of JSON.stringify or of a reader.
+  const stack = roots.map((node) => ({ node, depth: 0 }));
+  while (stack.length > 0) {
+    const { node, depth } = stack.pop()!;
+    if (depth < MAX_DEPTH - 1) {
+      for (const c of node.children) stack.push({ node: c, depth: depth + 1 });
+      continue;
+    }
+    const flat: SpanNode[] = [];
+    const below = [...node.children];
+    while (below.length > 0) {
+      const n = below.pop()!;
+      flat.push(n);
+      below.push(...n.children);
+      n.children = [];
+    }
+    node.children = flat;
   }
   for (const node of nodes) {
     if (node.durationMs === undefined && node.end !== undefined)
@@ -177,10 +205,12 @@ export function buildRunTree(events: readonly AuditEvent[]): SpanNode[] {
 /** The tree flattened depth-first, with each node's depth: the rows of a waterfall. */
 export function flattenTree(roots: readonly SpanNode[]): { node: SpanNode; depth: number }[] {
   const out: { node: SpanNode; depth: number }[] = [];
-  const visit = (n: SpanNode, depth: number) => {
-    out.push({ node: n, depth });
-    for (const c of n.children) visit(c, depth + 1);
-  };
-  for (const r of roots) visit(r, 0);
+  const stack = [...roots].reverse().map((node) => ({ node, depth: 0 }));
+  while (stack.length > 0) {
+    const item = stack.pop()!;
+    out.push(item);
+    for (let i = item.node.children.length - 1; i >= 0; i--)
+      stack.push({ node: item.node.children[i]!, depth: item.depth + 1 });
+  }
   return out;
 }
