@@ -246,6 +246,25 @@ for (const [name, makeFixture] of [
         }
       });
 
+      it("treats hostile filter values as plain values: nothing matches, nothing breaks", async () => {
+        const before = await fx.store.count();
+        const hostile = [
+          "actor=' OR '1'='1",
+          'session=x"; DROP TABLE audit_events; --',
+          `run=${encodeURIComponent("') OR 1=1 --")}`,
+          `type=${encodeURIComponent("run.start' OR 'a'='a")}`,
+          `data=${encodeURIComponent("agent=support-bot' OR '1'='1")}`,
+          `data=${encodeURIComponent("a'b\"c$.d=1")}`,
+          `data=${encodeURIComponent("$[0]=1")}`,
+        ];
+        for (const q of hostile) {
+          const res = await api(`/api/events?${q}`);
+          expect(res.status, q).toBe(200);
+          expect((await body(res)).events, q).toEqual([]);
+        }
+        expect(await fx.store.count()).toBe(before);
+      });
+
       it("answers bad input with a 4xx and a clear message", async () => {
         const cases: [string, number, RegExp][] = [
           ["/api/events?limit=0", 400, /limit must be a whole number from 1 to 1000/],
