@@ -19,6 +19,7 @@ import {
 } from "@audit/core";
 import { DOCTOR_HELP, doctor } from "./doctor.js";
 import { csvHeader, csvRow, type Format, summarize, table } from "./format.js";
+import { SERVE_HELP, ServeUsageError, serve } from "./serve.js";
 
 /** Where the CLI writes, and what it knows of its environment. Tests pass their own. */
 export interface CliIo {
@@ -78,6 +79,7 @@ Commands:
   prune       delete old events, keeping the chains verifiable
   approvals   list pending approvals, or resolve one
   doctor      is the trail healthy? the store, the spool and the quarantine
+  serve       web viewer, approvals inbox and HTTP API (needs @audit/server)
 
 Every command takes --store URL (or AUDIT_STORE) and --help.
 
@@ -158,6 +160,7 @@ Examples:
   audit prune --before 30d
   audit prune --keep 1000000`,
   doctor: DOCTOR_HELP,
+  serve: SERVE_HELP,
   approvals: `audit approvals — human approvals
 
 Usage:
@@ -698,6 +701,7 @@ const COMMANDS: Record<string, (args: string[], io: CliIo) => Promise<number>> =
   prune,
   approvals,
   doctor,
+  serve,
 };
 
 /**
@@ -724,7 +728,7 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
   try {
     return await run(args, io);
   } catch (err) {
-    if (err instanceof UsageError) {
+    if (err instanceof UsageError || err instanceof ServeUsageError) {
       io.stderr.write(`audit ${command}: ${err.message} (see audit ${command} --help)\n`);
       return 2;
     }
