@@ -85,10 +85,28 @@ export {
 } from "./filter.js";
 export { isUuid, newSpanId, newTraceId, uuidFromName, uuidv7, uuidv7Time } from "./ids.js";
 export {
+  inclusionProof,
+  leafHash,
+  MerkleFrontier,
+  merkleRoot,
+  nodeHash,
+  verifyInclusion,
+} from "./integrity/merkle.js";
+export {
+  noteKeyId,
+  noteSignedBy,
+  noteVerifierKey,
+  type ParsedNote,
+  parseNote,
+  rawEd25519PublicKey,
+  signNote,
+} from "./integrity/signed-note.js";
+export {
   type ChainAlgorithm,
   ChainSealer,
   type CheckpointData,
   chainInput,
+  checkpointNoteBody,
   checkpointSignatureValid,
   checkpointSigningInput,
   hashEvent,

@@ -168,8 +168,9 @@ export async function verifyChain(
   const readCheckpoint = (e: AuditEvent, source: "witness" | "store") => {
     if (e.type !== "audit.checkpoint") return;
     const d = e.data as unknown as CheckpointData;
+    const signed = d.note !== undefined || d.signature !== undefined;
     if (publicKey) {
-      if (d.signature === undefined) {
+      if (!signed) {
         problem({
           kind: "unsigned-checkpoint",
           chainId: e.chain?.id ?? d.chainId,
@@ -186,7 +187,7 @@ export async function verifyChain(
           message: `${source} checkpoint ${e.id} has a signature that does not verify with the public key`,
         });
       }
-    } else if (d.signature !== undefined) {
+    } else if (signed) {
       signaturesUnchecked = true;
     }
     if (d.reason === "prune") {

@@ -6,10 +6,12 @@ import {
   Auditor,
   type AuditorInit,
   type ChainProblemKind,
+  type CheckpointData,
   canonicalJson,
   chainInput,
   hashEvent,
   MemoryStore,
+  signCheckpoint,
   verifyChain,
 } from "../src/index.js";
 
@@ -298,11 +300,10 @@ describe("verifyChain names the exact event", () => {
     expect(unchecked.warnings.some((w) => w.kind === "unsigned-checkpoint")).toBe(true);
     const checkpoint = events.find((e) => e.type === "audit.checkpoint")!;
     const forged = await tamper(events, (es) => {
+      // The same note body, signed by another key under the same signer name.
       const c = es.find((e) => e.id === checkpoint.id)!;
-      c.data.signature = other.privateKey
-        .export({ format: "der", type: "pkcs8" })
-        .toString("base64url")
-        .slice(0, 86);
+      const { note: _note, ...data } = c.data as unknown as CheckpointData;
+      c.data.note = signCheckpoint(data, other.privateKey);
       return es;
     });
     const report = await verifyChain(forged, { publicKey });
