@@ -150,7 +150,13 @@ export {
   type StoreFactory,
   supportedSchemes,
 } from "./registry.js";
-export type { AuditFilter, AuditStore, PruneOptions, StoreCapabilities } from "./store.js";
+export type {
+  AuditFilter,
+  AuditStore,
+  PrunedChainHead,
+  PruneOptions,
+  StoreCapabilities,
+} from "./store.js";
 export { assertValidBatch, assertValidEvent, isEventTime } from "./validate.js";
 export {
   type ChainProblem,

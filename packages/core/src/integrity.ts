@@ -386,30 +386,27 @@ export class ChainSealer {
   }
 
   /**
-   * A new, unsealed `audit.checkpoint` event carrying `data`. It takes the head event's time and an
-   * id that sorts right after the head's, so the store's `(time, id)` order keeps it exactly where
-   * the chain has it even when events recorded before it are sealed after it.
+   * A new, unsealed `audit.checkpoint` event carrying `data`, with a fresh id. It takes the head
+   * event's time (not the clock's), so that events recorded before it but sealed after it never
+   * seem to go back in time; `placeAfterHead` moves it up if it is sealed later.
    */
   checkpointEvent(data: CheckpointData, actor: string | undefined): AuditEvent {
-    const head = this.#headEvent;
-    let id: string;
-    let time: string;
-    if (head) {
-      id = idRightAfter(head.id);
-      time = head.time;
-    } else {
-      const t = uuidv7WithTime();
-      id = t.id;
-      time = new Date(t.ms).toISOString();
-    }
+    const t = uuidv7WithTime();
+    const time = this.#headEvent?.time ?? new Date(t.ms).toISOString();
     const event: AuditEvent = {
-      id,
+      id: t.id,
       type: "audit.checkpoint",
       time,
       data: data as unknown as Record<string, unknown>,
     };
     if (actor !== undefined) event.actor = actor;
     return event;
+  }
+
+  /** A checkpoint made earlier and sealed now never sorts before the head it follows. */
+  placeAfterHead(event: AuditEvent): void {
+    const head = this.#headEvent;
+    if (head && event.time < head.time) event.time = head.time;
   }
 
   /** Records that a checkpoint now covers the head. */

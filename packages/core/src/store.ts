@@ -57,6 +57,13 @@ export interface PruneOptions {
  * Where the trail lives. Every store passes `@audit/test-suite`. Stores are thin translations of
  * this contract into one backend's idiom; batching, retries and spooling happen in the auditor.
  */
+/** The last link a retention step deleted from one chain. */
+export interface PrunedChainHead {
+  chainId: string;
+  seq: number;
+  hash: string;
+}
+
 export interface AuditStore {
   /** Short name of the backend: `"memory"`, `"sqlite"`, `"postgres"`, … */
   readonly id: string;
@@ -78,4 +85,11 @@ export interface AuditStore {
   subscribe?(filter: AuditFilter, onEvent: (event: AuditEvent) => void): () => void;
   /** Releases what the store opened. Idempotent. */
   close(): Promise<void>;
+  /**
+   * For stores that delete events by themselves (a size cap such as SQLite's `maxEvents`): the
+   * listener is called after each such deletion with the last deleted link of every chain that
+   * lost events, so the auditor can write the prune checkpoints that keep the rest verifiable.
+   * Returns the function that removes the listener.
+   */
+  onRetention?(listener: (heads: readonly PrunedChainHead[]) => void): () => void;
 }

@@ -8,6 +8,7 @@ import {
   assertValidBatch,
   cursorNotFound,
   eventMatches,
+  type PrunedChainHead,
   type PruneOptions,
   type ResolvedFilter,
   RISK_LEVELS,
@@ -83,6 +84,7 @@ export class SqliteStore implements AuditStore {
   readonly #db: Database;
   readonly #owned: boolean;
   readonly #maxEvents: number | undefined;
+  readonly #retentionListeners = new Set<(heads: readonly PrunedChainHead[]) => void>();
   readonly #pollIntervalMs: number;
   readonly #cursorLookup: Statement;
   readonly #appendTx: (rows: readonly InsertRow[]) => number;
@@ -195,11 +197,26 @@ export class SqliteStore implements AuditStore {
     } else {
       added = this.#wrap("append", () => this.#appendTx(rows));
     }
+    // A batch of checkpoints alone (the final one written by close()) never trims: the prune
+    // checkpoint of that trim could not follow a chain's final checkpoint.
+    const trims = events.some((e) => e.type !== "audit.checkpoint");
     if (this.#maxEvents !== undefined) {
       this.#approxCount += added;
-      if (this.#approxCount > this.#maxEvents) {
-        this.#wrap("prune to maxEvents", () => this.#pruneKeep(this.#maxEvents!));
+      if (trims && this.#approxCount > this.#maxEvents) {
+        const heads: PrunedChainHead[] = [];
+        this.#wrap("prune to maxEvents", () =>
+          this.#db.transaction(() => this.#pruneKeep(this.#maxEvents!, heads)).immediate(),
+        );
         this.#approxCount = this.#maxEvents;
+        if (heads.length > 0) {
+          for (const listener of this.#retentionListeners) {
+            try {
+              listener(heads);
+            } catch {
+              // A listener's failure must not fail the append that already succeeded.
+            }
+          }
+        }
       }
     }
   }
@@ -294,15 +311,44 @@ export class SqliteStore implements AuditStore {
     );
   }
 
-  #pruneKeep(keep: number): number {
-    if (keep === 0) return this.#db.prepare("DELETE FROM audit_events").run().changes;
+  #pruneKeep(keep: number, heads?: PrunedChainHead[]): number {
+    if (keep === 0) {
+      heads?.push(...this.#headsWhere("1 = 1", []));
+      return this.#db.prepare("DELETE FROM audit_events").run().changes;
+    }
     const boundary = this.#db
       .prepare("SELECT time, id FROM audit_events ORDER BY time DESC, id DESC LIMIT 1 OFFSET ?")
       .get(keep - 1) as { time: string; id: string } | undefined;
     if (!boundary) return 0;
-    return this.#db
-      .prepare("DELETE FROM audit_events WHERE time < ? OR (time = ? AND id < ?)")
-      .run(boundary.time, boundary.time, boundary.id).changes;
+    const where = "time < ? OR (time = ? AND id < ?)";
+    const params = [boundary.time, boundary.time, boundary.id];
+    heads?.push(...this.#headsWhere(where, params));
+    return this.#db.prepare(`DELETE FROM audit_events WHERE ${where}`).run(...params).changes;
+  }
+
+  // The highest link of each chain among the rows matching `where` (read before deleting them).
+  #headsWhere(where: string, params: unknown[]): PrunedChainHead[] {
+    const rows = this.#db
+      .prepare(
+        `SELECT chain_id AS chainId, max(chain_seq) AS seq FROM audit_events WHERE (${where}) AND chain_id IS NOT NULL GROUP BY chain_id`,
+      )
+      .all(...params) as { chainId: string; seq: number }[];
+    const body = this.#db.prepare(
+      "SELECT body FROM audit_events WHERE chain_id = ? AND chain_seq = ? LIMIT 1",
+    );
+    const heads: PrunedChainHead[] = [];
+    for (const r of rows) {
+      const row = body.get(r.chainId, r.seq) as { body: string } | undefined;
+      const hash = row ? (JSON.parse(row.body) as AuditEvent).chain?.hash : undefined;
+      if (hash) heads.push({ chainId: r.chainId, seq: r.seq, hash });
+    }
+    return heads;
+  }
+
+  /** Called after `maxEvents` deleted old events, with the last deleted link of each chain. */
+  onRetention(listener: (heads: readonly PrunedChainHead[]) => void): () => void {
+    this.#retentionListeners.add(listener);
+    return () => this.#retentionListeners.delete(listener);
   }
 
   /** Polls for rows added after the call (by any process) and passes the matching ones on. */

@@ -1,7 +1,14 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { AuditConfigError, openStore, resolveFilter, StoreError } from "@audit/core";
+import {
+  AuditConfigError,
+  Auditor,
+  openStore,
+  resolveFilter,
+  StoreError,
+  verifyChain,
+} from "@audit/core";
 import { makeEvents, timeAt } from "@audit/test-suite";
 import Database from "better-sqlite3";
 import { afterAll, describe, expect, it } from "vitest";
@@ -156,6 +163,20 @@ describe("maxEvents", () => {
     expect(await s.count()).toBeGreaterThanOrEqual(900);
     const counts = statements.filter((sql) => /count\(\*\)/i.test(sql));
     expect(counts.length).toBeLessThanOrEqual(2);
+    await s.close();
+  });
+
+  it("leaves a prune checkpoint for what it cut, so the chains still verify with no gap", async () => {
+    const s = new SqliteStore({ filename: join(dir, "capped-chain.db"), maxEvents: 500 });
+    const audit = new Auditor({ store: s, spool: false, batch: { maxEvents: 100 } });
+    for (let i = 0; i < 2000; i++) audit.record({ type: "work.step", data: { i } });
+    await audit.close();
+    expect(await s.count()).toBeLessThan(2000);
+    const report = await verifyChain(s, { requireClosed: true });
+    expect(report.problems).toEqual([]);
+    expect(await s.count({ type: "audit.checkpoint", data: { reason: "prune" } })).toBeGreaterThan(
+      0,
+    );
     await s.close();
   });
 });

@@ -26,7 +26,7 @@ import {
   type ResolvedSettings,
   resolveSettings,
 } from "./options.js";
-import { pruneWithAnchors } from "./prune.js";
+import { anchorRetention, pruneWithAnchors } from "./prune.js";
 import { AuditRun, type RunOptions } from "./run.js";
 import { assembleStages } from "./stages.js";
 
@@ -53,6 +53,7 @@ export class Auditor {
   readonly #ownsExporters: boolean;
   readonly #onError: (error: AuditError) => void;
   readonly #unregister: () => void;
+  readonly #stopRetention: () => void;
   #lastError: AuditorHealth["lastError"];
   #recorded = 0;
   #closing: Promise<void> | undefined;
@@ -84,6 +85,11 @@ export class Auditor {
       flushSoon: () => pipeline.queue.readySoon(),
       spillSync: () => pipeline.spillSync(!this.#closing),
     });
+    // A store that deletes by itself (a size cap) tells us what it cut, so we anchor the rest.
+    const stopRetention = this.store.onRetention?.((heads) =>
+      anchorRetention(this.#pipeline, heads),
+    );
+    this.#stopRetention = stopRetention ?? (() => {});
     // Events a crashed process left in the spool are replayed as soon as the store answers.
     if (this.#writer.spool?.hasPending()) void this.#writer.replay();
   }
@@ -238,6 +244,7 @@ export class Auditor {
       report: (e) => this.#report(e),
     });
     this.#unregister();
+    this.#stopRetention();
   }
 
   /**

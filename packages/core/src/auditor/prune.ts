@@ -1,5 +1,5 @@
 import type { WritePipeline } from "../pipeline/write-pipeline.js";
-import type { AuditStore, PruneOptions } from "../store.js";
+import type { AuditStore, PrunedChainHead, PruneOptions } from "../store.js";
 
 /**
  * Prunes the store, then records a prune checkpoint for every chain that now starts after seq 1
@@ -54,4 +54,17 @@ export async function pruneWithAnchors(
   });
   await pipeline.flush();
   return deleted;
+}
+
+/**
+ * Writes a prune checkpoint for each chain head a store deleted by itself (a size cap), so the
+ * rest of each chain still verifies with no gap.
+ */
+export function anchorRetention(pipeline: WritePipeline, heads: readonly PrunedChainHead[]): void {
+  const sealer = pipeline.seal.sealer;
+  if (!sealer) return;
+  for (const h of heads) {
+    const data = sealer.anchorData(h.chainId, h.seq, h.hash, { reason: "prune" });
+    pipeline.enqueueInternal(sealer.checkpointEvent(data, undefined));
+  }
 }

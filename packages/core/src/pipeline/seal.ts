@@ -66,8 +66,11 @@ export class SealStage {
     this.#prepared.add(e);
     // A sealed event must not change.
     if (e.chain !== undefined) return;
-    if (this.#privacy) this.#applyPrivacy(e);
     const sealer = this.sealer;
+    // Checkpoints are made by the library alone (record() refuses the type) and hold only ids,
+    // hashes and signatures: privacy must not touch them, or a signature could be "redacted".
+    if (e.type === "audit.checkpoint") sealer?.placeAfterHead(e);
+    else if (this.#privacy) this.#applyPrivacy(e);
     if (!sealer) return;
     sealer.seal(e);
     if (sealer.due()) this.#checkpointsAfter.set(e, this.checkpoint(false));
