@@ -235,7 +235,11 @@ export function idRightAfter(id: string): string {
     const candidate = `${id.slice(0, 19)}bfff-ffffffffffff`;
     if (candidate > id) return candidate;
   }
-  return `${id}~checkpoint`;
+  // Already at the top of its counter (a checkpoint right after a checkpoint): a numbered suffix,
+  // fixed width so that string order is number order.
+  const m = /^(.*)~(\d{4})$/.exec(id);
+  if (m) return `${m[1]}~${String(Number(m[2]) + 1).padStart(4, "0")}`;
+  return `${id}~0001`;
 }
 
 /** A saved chain state (see {@link ChainSealer.mark}). */
@@ -386,15 +390,25 @@ export class ChainSealer {
   }
 
   /**
-   * A new, unsealed `audit.checkpoint` event carrying `data`, with a fresh id. It takes the head
-   * event's time (not the clock's), so that events recorded before it but sealed after it never
-   * seem to go back in time; `placeAfterHead` moves it up if it is sealed later.
+   * A new, unsealed `audit.checkpoint` event carrying `data`. It takes the head event's time and an
+   * id that sorts right after the head's, so the store's `(time, id)` order keeps it exactly where
+   * the chain has it even when events recorded before it are sealed after it (retention by count
+   * relies on that order). `placeAfterHead` moves it if it is sealed later.
    */
   checkpointEvent(data: CheckpointData, actor: string | undefined): AuditEvent {
-    const t = uuidv7WithTime();
-    const time = this.#headEvent?.time ?? new Date(t.ms).toISOString();
+    const head = this.#headEvent;
+    let id: string;
+    let time: string;
+    if (head) {
+      id = idRightAfter(head.id);
+      time = head.time;
+    } else {
+      const t = uuidv7WithTime();
+      id = t.id;
+      time = new Date(t.ms).toISOString();
+    }
     const event: AuditEvent = {
-      id: t.id,
+      id,
       type: "audit.checkpoint",
       time,
       data: data as unknown as Record<string, unknown>,
@@ -403,10 +417,12 @@ export class ChainSealer {
     return event;
   }
 
-  /** A checkpoint made earlier and sealed now never sorts before the head it follows. */
+  /** A checkpoint made earlier and sealed now is placed right after the head it follows. */
   placeAfterHead(event: AuditEvent): void {
     const head = this.#headEvent;
-    if (head && event.time < head.time) event.time = head.time;
+    if (!head) return;
+    event.time = head.time;
+    event.id = idRightAfter(head.id);
   }
 
   /** Records that a checkpoint now covers the head. */

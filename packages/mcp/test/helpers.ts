@@ -32,7 +32,10 @@ export async function trail(
   filter: { runId?: string } = {},
 ): Promise<AuditEvent[]> {
   await audit.flush();
-  return audit.store.query({ ...filter, order: "asc", limit: 10_000 });
+  // Checkpoints belong to the chains (a resolver in another process closes its own chain with
+  // one), not to the run's story.
+  const events = await audit.store.query({ ...filter, order: "asc", limit: 10_000 });
+  return events.filter((e) => e.type !== "audit.checkpoint");
 }
 
 /** A secret that must never reach the trail. */
