@@ -19,6 +19,7 @@ import {
 } from "@audit/core";
 import { DOCTOR_HELP, doctor } from "./doctor.js";
 import { csvHeader, csvRow, type Format, summarize, table } from "./format.js";
+import { assertKeysFitTrail, KEY_HELP, KEY_OPTIONS, writerIntegrity } from "./keys.js";
 import { SERVE_HELP, ServeUsageError, serve } from "./serve.js";
 
 /** Where the CLI writes, and what it knows of its environment. Tests pass their own. */
@@ -154,11 +155,17 @@ Examples:
   audit copy --from jsonl:./audit-logs --to postgres://audit@db/app --resume`,
   prune: `audit prune — delete old events; chains stay verifiable (prune checkpoints are written)
 
-Usage: audit prune --before T | --keep N
+Usage: audit prune --before T | --keep N [--key-file FILE] [--signing-key-file FILE]
+
+The prune checkpoints are written with the application's keys; a keyed or signed trail refuses
+a prune without them.
+
+${KEY_HELP}
 
 Examples:
   audit prune --before 30d
-  audit prune --keep 1000000`,
+  audit prune --keep 1000000
+  AUDIT_KEY=… AUDIT_SIGNING_KEY=./signing.pem audit prune --before 90d`,
   doctor: DOCTOR_HELP,
   serve: SERVE_HELP,
   approvals: `audit approvals — human approvals
@@ -168,6 +175,10 @@ Usage:
   audit approvals resolve ID --outcome OUTCOME --by NAME [--comment TEXT]
 
 The first resolution wins; resolving one that is already resolved exits 1 and says who won.
+The resolution is a link of a hash chain written with the application's keys: a keyed or signed
+trail refuses a resolution without them.
+
+${KEY_HELP}
 
 Examples:
   audit approvals list
@@ -606,6 +617,7 @@ async function prune(args: string[], io: CliIo): Promise<number> {
     store: { type: "string" },
     before: { type: "string" },
     keep: { type: "string" },
+    ...KEY_OPTIONS,
     help: { type: "boolean", short: "h" },
   });
   if (values.help) return help("prune", io);
@@ -614,9 +626,17 @@ async function prune(args: string[], io: CliIo): Promise<number> {
   const keep = values.keep === undefined ? undefined : Number(values.keep);
   if (keep !== undefined && (!Number.isInteger(keep) || keep < 0))
     throw new UsageError("--keep must be a whole number");
+  const integrity = writerIntegrity(values, io.env);
   const store = await storeFrom(values.store, io);
-  // Through an auditor, so every pruned chain gets its prune checkpoint.
-  const audit = new Auditor({ store, spool: false, actor: "audit-cli" });
+  try {
+    await assertKeysFitTrail(store, integrity);
+  } catch (err) {
+    await store.close();
+    throw err;
+  }
+  // Through an auditor with the application's keys, so every pruned chain gets its prune
+  // checkpoint, covered like the rest of the trail.
+  const audit = new Auditor({ store, spool: false, actor: "audit-cli", integrity });
   try {
     const n = await audit.prune({
       ...(values.before !== undefined && { before: values.before }),
@@ -638,12 +658,23 @@ async function approvals(args: string[], io: CliIo): Promise<number> {
     by: { type: "string" },
     comment: { type: "string" },
     format: { type: "string", short: "o" },
+    ...KEY_OPTIONS,
     help: { type: "boolean", short: "h" },
   });
   if (values.help || sub === "--help" || sub === "-h" || sub === undefined)
     return help("approvals", io, sub === undefined ? 2 : 0);
+  const integrity = writerIntegrity(values, io.env);
   const store = await storeFrom(values.store, io);
-  const audit = new Auditor({ store, spool: false, actor: "audit-cli" });
+  if (sub === "resolve") {
+    try {
+      await assertKeysFitTrail(store, integrity);
+    } catch (err) {
+      await store.close();
+      throw err;
+    }
+  }
+  // A resolution is a link of this auditor's chain: written with the application's keys.
+  const audit = new Auditor({ store, spool: false, actor: "audit-cli", integrity });
   try {
     if (sub === "list") {
       const pending = await audit.approvals.pending();
