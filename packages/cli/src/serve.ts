@@ -1,9 +1,12 @@
+import type { IncomingMessage } from "node:http";
 import { createRequire } from "node:module";
+import { userInfo } from "node:os";
 import { dirname, join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import { AuditConfigError, openStore } from "@audit/core";
 import type { CliIo } from "./cli.js";
+import { assertKeysFitTrail, KEY_HELP, KEY_OPTIONS, writerIntegrity } from "./keys.js";
 
 /** `audit serve --help`. */
 export const SERVE_HELP = `audit serve — a web viewer, an approvals inbox and a JSON API over a trail
@@ -16,10 +19,14 @@ Usage: audit serve [--store URL] [--host 127.0.0.1] [--port 4319] [--token T] [-
   --port N                the port (default 4319; 0 picks a free one)
   --token T               the secret every request needs (default: AUDIT_SERVE_TOKEN, else random)
   --user NAME             who resolves approvals here (default: the operating-system user)
+  --mcp-resolve           let MCP clients at /mcp answer approvals too (as --user); without it
+                          /mcp (mounted when @audit/mcp is installed) only reads the trail
   --trust-proxy-user H    take the user from header H, set by an authenticating proxy in front
   --notify-webhook URL    POST each approval request and resolution, signed (HMAC-SHA-256)
   --notify-secret S       the webhook signing key (default: AUDIT_NOTIFY_SECRET)
-  --key KEY               the chains' HMAC key, for resolutions and verify (default: AUDIT_CHAIN_KEY)
+  --key KEY               the chains' HMAC key, for resolutions and verify (default: AUDIT_KEY)
+
+${KEY_HELP}
 
 Prints one line with the URL to open (it carries the token, which the page trades for a cookie).
 Needs the @audit/server package.
@@ -37,12 +44,12 @@ interface ServerModule {
   };
 }
 
-function isMissing(err: unknown): boolean {
+function isMissing(err: unknown, pkg: string): boolean {
   const e = err as NodeJS.ErrnoException | undefined;
   return (
     (e?.code === "ERR_MODULE_NOT_FOUND" || e?.code === "MODULE_NOT_FOUND") &&
     typeof e.message === "string" &&
-    e.message.includes("'@audit/server'")
+    e.message.includes(`'${pkg}'`)
   );
 }
 
@@ -52,10 +59,18 @@ function isMissing(err: unknown): boolean {
  */
 async function loadServer(): Promise<ServerModule> {
   const pkg = "@audit/server";
+  const found = await loadOptional<ServerModule>(pkg);
+  if (found) return found;
+  throw new AuditConfigError(
+    "[audit] audit serve needs @audit/server, which is not installed; run `npm install @audit/server` (or pnpm add / yarn add @audit/server)",
+  );
+}
+
+async function loadOptional<T>(pkg: string): Promise<T | undefined> {
   try {
-    return (await import(pkg)) as ServerModule;
+    return (await import(pkg)) as T;
   } catch (err) {
-    if (!isMissing(err)) throw err;
+    if (!isMissing(err, pkg)) throw err;
   }
   const bases = [process.cwd()];
   if (process.argv[1]) bases.push(dirname(process.argv[1]));
@@ -66,11 +81,31 @@ async function loadServer(): Promise<ServerModule> {
     } catch {
       continue;
     }
-    return (await import(pathToFileURL(resolved).href)) as ServerModule;
+    return (await import(pathToFileURL(resolved).href)) as T;
   }
-  throw new AuditConfigError(
-    "[audit] audit serve needs @audit/server, which is not installed; run `npm install @audit/server` (or pnpm add / yarn add @audit/server)",
-  );
+  return undefined;
+}
+
+interface McpModule {
+  createAuditMcpHttpHandler(audit: unknown, options: Record<string, unknown>): unknown;
+}
+
+/** @audit/mcp when installed (then /mcp serves the trail's MCP tools), else undefined. */
+function loadMcp(): Promise<McpModule | undefined> {
+  return loadOptional<McpModule>("@audit/mcp");
+}
+
+function osUser(): string {
+  try {
+    return userInfo().username;
+  } catch {
+    return "unknown";
+  }
+}
+
+function headerValue(req: IncomingMessage, name: string): string | undefined {
+  const v = req.headers[name.toLowerCase()];
+  return Array.isArray(v) ? v[0] : v;
 }
 
 /** A mistake in how `serve` was called; the CLI prints it with the usage hint. */
@@ -94,6 +129,8 @@ export async function serve(args: string[], io: CliIo): Promise<number> {
         "notify-webhook": { type: "string" },
         "notify-secret": { type: "string" },
         key: { type: "string" },
+        "mcp-resolve": { type: "boolean" },
+        ...KEY_OPTIONS,
         help: { type: "boolean", short: "h" },
       },
     }));
@@ -123,7 +160,19 @@ export async function serve(args: string[], io: CliIo): Promise<number> {
   const mod = await loadServer();
   const store = await openStore(url);
   const token = (values.token as string | undefined) ?? (io.env.AUDIT_SERVE_TOKEN || undefined);
-  const key = (values.key as string | undefined) ?? (io.env.AUDIT_CHAIN_KEY || undefined);
+  const integrity = writerIntegrity(
+    values as { "key-file"?: string; "signing-key-file"?: string },
+    io.env,
+  );
+  const key = (values.key as string | undefined) ?? integrity.key;
+  if (key !== undefined) integrity.key = key;
+  await assertKeysFitTrail(store, integrity).catch(async (err: unknown) => {
+    await store.close();
+    throw err;
+  });
+  const mcp = await loadMcp();
+  const user = (values.user as string | undefined) ?? osUser();
+  const trustedHeader = values["trust-proxy-user"] as string | undefined;
   let server: ReturnType<ServerModule["createAuditServer"]>;
   try {
     server = mod.createAuditServer({
@@ -131,11 +180,23 @@ export async function serve(args: string[], io: CliIo): Promise<number> {
       port,
       ...(values.host !== undefined && { host: values.host }),
       ...(token !== undefined && { token }),
-      ...(values.user !== undefined && { user: values.user }),
+      user,
       ...(values["trust-proxy-user"] !== undefined && {
         trustProxyUser: values["trust-proxy-user"],
       }),
-      ...(key !== undefined && { chainKey: key }),
+      integrity,
+      ...(mcp && {
+        mcp: {
+          fromAuditor: (audit: unknown) =>
+            mcp.createAuditMcpHttpHandler(audit, {
+              // Answering approvals over MCP is a separate permission, off unless asked for.
+              allowResolve: values["mcp-resolve"] === true,
+              resolvedBy: trustedHeader
+                ? (req: IncomingMessage) => headerValue(req, trustedHeader)
+                : user,
+            }),
+        },
+      }),
       ...(webhook && { notify: { url: webhook, secret } }),
       onError: (err: Error) =>
         io.stderr.write(`audit serve: ${err.message.replace(/^\[audit\] /, "")}\n`),

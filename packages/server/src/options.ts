@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
-import type { AuditError, AuditStore } from "@audit/core";
+import type { AuditError, Auditor, AuditStore, IntegrityOptions } from "@audit/core";
 import type { WebhookOptions } from "./webhook.js";
 
 /**
@@ -41,10 +41,20 @@ export interface AuditServerOptions {
   trustProxyUser?: string;
   /** The HMAC key of the trail's chains: resolutions are written with it and `verify` checks with it. */
   chainKey?: string | Uint8Array;
+  /**
+   * The application's integrity settings (HMAC key, checkpoint signing key) for what this server
+   * writes: resolutions are links of the server's own chain, covered like everything else.
+   * `chainKey`, when given, is used as `integrity.key`.
+   */
+  integrity?: IntegrityOptions;
   /** Post every new approval request and resolution to a URL. */
   notify?: WebhookOptions;
-  /** The handler mounted at `/mcp`, behind the same token. Without one, `/mcp` answers 404. */
-  mcp?: McpHandler;
+  /**
+   * The handler mounted at `/mcp`, behind the same token; or `{ fromAuditor }`, which makes it from
+   * the server's own auditor, e.g. `{ fromAuditor: (audit) => createAuditMcpHttpHandler(audit, …) }`
+   * with `@audit/mcp`. Without one, `/mcp` answers 404.
+   */
+  mcp?: McpHandler | { fromAuditor: (auditor: Auditor) => McpHandler };
   /**
    * How often the live feed reads the store for new events.
    * @default 250

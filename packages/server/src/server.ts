@@ -17,7 +17,7 @@ import type { Handler, RequestContext } from "./context.js";
 import { html } from "./html.js";
 import { HttpError, sendHtml, sendJson } from "./http.js";
 import { LiveFeed } from "./live-feed.js";
-import type { AuditServerOptions } from "./options.js";
+import type { AuditServerOptions, McpHandler } from "./options.js";
 import { PAGE_ROUTES } from "./page-routes.js";
 import { layout, notice } from "./pages/layout.js";
 import { loadStaticFiles } from "./static-files.js";
@@ -35,6 +35,7 @@ export class AuditServer {
   readonly #token: string;
   readonly #guard: TokenGuard;
   readonly #auditor: Auditor;
+  readonly #mcp: McpHandler | undefined;
   readonly #feed: LiveFeed;
   readonly #notifier: WebhookNotifier | undefined;
   readonly #static = loadStaticFiles();
@@ -71,10 +72,16 @@ export class AuditServer {
       store: options.store,
       spool: false,
       actor: "audit-server",
-      integrity: options.chainKey !== undefined ? { key: options.chainKey } : {},
+      integrity: {
+        ...options.integrity,
+        ...(options.chainKey !== undefined && { key: options.chainKey }),
+      },
       onError,
     });
-    this.#verifyOptions = options.chainKey !== undefined ? { key: options.chainKey } : {};
+    const key = options.chainKey ?? options.integrity?.key;
+    this.#verifyOptions = key !== undefined ? { key } : {};
+    const mcp = options.mcp;
+    this.#mcp = typeof mcp === "object" ? mcp.fromAuditor(this.#auditor) : mcp;
     this.#feed = new LiveFeed(options.store, {
       ...(options.pollMs !== undefined && { pollMs: options.pollMs }),
       onError: (err) => onError(err instanceof Error ? err : new Error(String(err))),
@@ -173,8 +180,8 @@ export class AuditServer {
           "cross-origin request refused: the Origin does not match this server",
         );
       if (url.pathname === "/mcp" || url.pathname.startsWith("/mcp/")) {
-        if (!this.#options.mcp) throw new HttpError(404, "no MCP handler is mounted at /mcp");
-        await this.#options.mcp(req, res);
+        if (!this.#mcp) throw new HttpError(404, "no MCP handler is mounted at /mcp");
+        await this.#mcp(req, res);
         return;
       }
       const file = this.#static.get(url.pathname);

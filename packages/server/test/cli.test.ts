@@ -65,4 +65,57 @@ describe("audit serve (process)", () => {
     s.child.kill("SIGTERM");
     expect(await s.exited).toBe(0);
   });
+
+  it("mounts the MCP approvals server at /mcp behind the token; resolving needs --mcp-resolve", async () => {
+    const token = "mcp-token-0123456789abcdef";
+    const store = `sqlite:${join(work, "mcp.db")}`;
+    const { Auditor, openStore } = await import("@audit/core");
+    const s0 = await openStore(store);
+    const a = new Auditor({ store: s0, spool: false });
+    const approvalId = a.startRun({ agent: "bot" }).requestApproval({ action: "refund" });
+    await a.close();
+    await s0.close();
+    const { Client } = await import("@modelcontextprotocol/sdk/client/index.js");
+    const { StreamableHTTPClientTransport } = await import(
+      "@modelcontextprotocol/sdk/client/streamableHttp.js"
+    );
+    for (const allow of [false, true]) {
+      const s = serve(
+        ["--store", store, "--port", "0", "--user", "carol", ...(allow ? ["--mcp-resolve"] : [])],
+        { AUDIT_SERVE_TOKEN: token },
+      );
+      const deadline = Date.now() + 20_000;
+      while (!s.out().includes("\n") && Date.now() < deadline && s.child.exitCode === null)
+        await new Promise((r) => setTimeout(r, 50));
+      const base = new URL(s.out().split("open ")[1]!.trim()).origin;
+      // Without the token, /mcp is closed like every other path.
+      expect((await fetch(`${base}/mcp`, { method: "POST", body: "{}" })).status).toBe(401);
+      const client = new Client({ name: "operator", version: "1.0.0" });
+      await client.connect(
+        new StreamableHTTPClientTransport(new URL(`${base}/mcp`), {
+          requestInit: { headers: { authorization: `Bearer ${token}` } },
+        }),
+      );
+      const tools = (await client.listTools()).tools.map((t) => t.name).sort();
+      if (!allow) {
+        expect(tools).not.toContain("approval_resolve");
+        expect(tools).toContain("approvals_pending");
+      } else {
+        expect(tools).toContain("approval_resolve");
+        const r = await client.callTool({
+          name: "approval_resolve",
+          arguments: { approvalId, outcome: "approve", resolvedBy: "mallory" },
+        });
+        expect(r.isError).toBeFalsy();
+      }
+      await client.close();
+      s.child.kill("SIGTERM");
+      expect(await s.exited).toBe(0);
+    }
+    const s1 = await openStore(store);
+    const [resolution] = await s1.query({ type: "approval.resolve" });
+    // resolvedBy comes from the server's --user, never from the tool call.
+    expect(resolution?.data).toMatchObject({ approvalId, outcome: "approve", resolvedBy: "carol" });
+    await s1.close();
+  });
 });
