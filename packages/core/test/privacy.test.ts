@@ -59,7 +59,10 @@ describe("secret scrubbing", () => {
       "login password=[REDACTED:secret-assignment]&user=bob",
     );
     expect(scrubString("Authorization: Bearer abcdefgh12345")).toBe(
-      "Authorization: Bearer [REDACTED:bearer-token]",
+      "Authorization: Bearer [REDACTED:secret-assignment]",
+    );
+    expect(scrubString("sent Bearer abcdefgh12345 upstream")).toBe(
+      "sent Bearer [REDACTED:bearer-token] upstream",
     );
     expect(scrubString("a perfectly normal sentence about tokens and keys")).toBe(
       "a perfectly normal sentence about tokens and keys",
