@@ -1,4 +1,4 @@
-import { AuditConfigError } from "@audit/core";
+import { AuditConfigError, scrubString } from "@audit/core";
 import { PostgresStore, type PostgresStoreOptions } from "./postgres-store.js";
 
 const OWN_PARAMS = ["schema", "maxConnections", "migrate", "partitions"];
@@ -17,12 +17,12 @@ export function createStoreFromUrl(
     parsed = new URL(url);
   } catch {
     throw new AuditConfigError(
-      `[audit] [postgres] "${url}" is not a valid URL; use postgres://user@host:5432/database`,
+      `[audit] [postgres] "${scrubString(url)}" is not a valid URL; use postgres://user@host:5432/database`,
     );
   }
   if (parsed.protocol !== "postgres:" && parsed.protocol !== "postgresql:") {
     throw new AuditConfigError(
-      `[audit] [postgres] "${url}" must start with postgres:// or postgresql://`,
+      `[audit] [postgres] "${scrubString(url)}" must start with postgres:// or postgresql://`,
     );
   }
   const opts: PostgresStoreOptions = { ...options };
