@@ -281,7 +281,6 @@ export const MIGRATIONS: readonly Migration[] = [
       REVOKE ALL ON FUNCTION ${s}.notify_insert() FROM PUBLIC;
       REVOKE ALL ON FUNCTION ${s}.stamp_stored_at() FROM PUBLIC;
       ${layout === "monthly" ? `REVOKE ALL ON FUNCTION ${s}.ensure_partition(date) FROM PUBLIC;` : ""}
-      ALTER DEFAULT PRIVILEGES IN SCHEMA ${s} REVOKE EXECUTE ON FUNCTIONS FROM PUBLIC;
     `,
   },
 ];
