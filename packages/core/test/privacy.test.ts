@@ -6,6 +6,7 @@ import {
   type AuditExporter,
   Auditor,
   MemoryStore,
+  openStore,
   PrivacyFilter,
   REDACTED,
   scrubString,
@@ -373,5 +374,19 @@ describe("every position of an event", () => {
     expect(out.charCodeAt(15)).not.toBe(0xd83d);
     expect(out).toBe(`${"a".repeat(15)}…[truncated 12 chars]`);
     expect(() => encodeURIComponent(out)).not.toThrow();
+  });
+});
+
+describe("store URL errors", () => {
+  it("never repeat a password or token from the URL", async () => {
+    for (const url of [
+      "mysql://app:hunter2-registry@db/x",
+      "nope:?token=hunter2-registry",
+      "://app:hunter2-registry@db",
+    ]) {
+      const err = await openStore(url).catch((e: unknown) => e as Error);
+      expect(err).toBeInstanceOf(AuditConfigError);
+      expect((err as Error).message).not.toContain("hunter2-registry");
+    }
   });
 });
