@@ -132,6 +132,8 @@ const ADVERSARIAL: Record<string, string> = {
   "jwt-two-segments": fill("eyJabcdefghij.eyJ"),
   "url-password": fill("a://b:"),
   "url-no-at": `x://a:${"b".repeat(MB)}`,
+  // recheck's attack string against the regular expression this replaced.
+  "url-scheme-run": `${fill("A+").slice(3)}://`,
   "secret-assignment": fill("password="),
   "secret-assignment-long-name": fill(`${"a".repeat(100)}=`),
   "secret-assignment-colon": fill(":"),

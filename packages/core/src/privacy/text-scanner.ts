@@ -43,21 +43,40 @@ export type Mark = (start: number, end: number, name: string) => void;
 
 type CharTest = (c: number) => boolean;
 
-const isDigit: CharTest = (c) => c >= 48 && c <= 57;
-const isUpper: CharTest = (c) => c >= 65 && c <= 90;
-const isLower: CharTest = (c) => c >= 97 && c <= 122;
-const isAlnum: CharTest = (c) => isDigit(c) || isUpper(c) || isLower(c);
-const isUpperAlnum: CharTest = (c) => isDigit(c) || isUpper(c);
+// One lookup per character: a class table for ASCII (everything above is in no class here).
+const DIGIT = 1;
+const UPPER = 2;
+const LOWER = 4;
+const UNDERSCORE = 8;
+const DASH = 16;
+const DOT = 32;
+const TOKEN68_EXTRA = 64; // ~ + / =
+const BLANK = 128;
+const CLASSES = new Uint8Array(128);
+for (let c = 48; c <= 57; c++) CLASSES[c] = DIGIT;
+for (let c = 65; c <= 90; c++) CLASSES[c] = UPPER;
+for (let c = 97; c <= 122; c++) CLASSES[c] = LOWER;
+CLASSES[0x5f] = UNDERSCORE;
+CLASSES[0x2d] = DASH;
+CLASSES[0x2e] = DOT;
+for (const c of [0x7e, 0x2b, 0x2f, 0x3d]) CLASSES[c] = TOKEN68_EXTRA;
+CLASSES[0x20] = BLANK;
+CLASSES[0x09] = BLANK;
+
+const classOf = (c: number): number => (c < 128 ? CLASSES[c]! : 0);
+const WORD = DIGIT | UPPER | LOWER | UNDERSCORE;
+
+const isAlnum: CharTest = (c) => (classOf(c) & (DIGIT | UPPER | LOWER)) !== 0;
+const isUpperAlnum: CharTest = (c) => (classOf(c) & (DIGIT | UPPER)) !== 0;
 /** `\w` of regular expressions. */
-const isWord: CharTest = (c) => isAlnum(c) || c === 0x5f;
-const isBase64Url: CharTest = (c) => isWord(c) || c === 0x2d;
-const isAlnumDash: CharTest = (c) => isAlnum(c) || c === 0x2d;
+const isWord: CharTest = (c) => (classOf(c) & WORD) !== 0;
+const isBase64Url: CharTest = (c) => (classOf(c) & (WORD | DASH)) !== 0;
+const isAlnumDash: CharTest = (c) => (classOf(c) & (DIGIT | UPPER | LOWER | DASH)) !== 0;
 /** Characters of a name before `=` or `:` (`DB_PASSWORD`, `x-api-key`, `client.secret`). */
-const isNameChar: CharTest = (c) => isWord(c) || c === 0x2d || c === 0x2e;
+const isNameChar: CharTest = (c) => (classOf(c) & (WORD | DASH | DOT)) !== 0;
 /** RFC 6750 token68 and Basic credentials. */
-const isToken68: CharTest = (c) =>
-  isWord(c) || c === 0x2d || c === 0x2e || c === 0x7e || c === 0x2b || c === 0x2f || c === 0x3d;
-const isBlank: CharTest = (c) => c === 0x20 || c === 0x09;
+const isToken68: CharTest = (c) => (classOf(c) & (WORD | DASH | DOT | TOKEN68_EXTRA)) !== 0;
+const isBlank: CharTest = (c) => (classOf(c) & BLANK) !== 0;
 const isSpace: CharTest = (c) => c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d || c === 0x0c;
 const isQuote: CharTest = (c) => c === 0x22 || c === 0x27 || c === 0x60;
 const isLineEnd: CharTest = (c) => c === 0x0a || c === 0x0d;
@@ -106,13 +125,13 @@ const TOKEN_RULES: TokenRule[] = [
   { name: "npm-token", prefix: "npm_", body: isAlnum, min: 36 },
 ];
 
-// Rules by the first character of their prefix, so most word starts cost one array lookup.
-const RULES_BY_FIRST: (TokenRule[] | undefined)[] = [];
+// Rules by the first character of their prefix, so most word starts cost one array lookup (a
+// dense array: a missing index of a holey one is a slow prototype lookup).
+const NO_RULES: TokenRule[] = [];
+const RULES_BY_FIRST: TokenRule[][] = Array.from({ length: 128 }, () => NO_RULES);
 for (const rule of TOKEN_RULES) {
   const c = rule.prefix.charCodeAt(0);
-  const list = RULES_BY_FIRST[c] ?? [];
-  list.push(rule);
-  RULES_BY_FIRST[c] = list;
+  RULES_BY_FIRST[c] = [...RULES_BY_FIRST[c]!, rule];
 }
 
 function runEnd(text: string, from: number, test: CharTest, limit = text.length): number {
@@ -134,10 +153,13 @@ function startsWithIgnoreCase(text: string, at: number, lowerWord: string): bool
  * fewer than the rule's minimum characters; a success consumes what it read.
  */
 function token(text: string, i: number, mark: Mark): number {
-  const rules = RULES_BY_FIRST[text.charCodeAt(i)];
-  if (rules === undefined) return -1;
+  const c = text.charCodeAt(i);
+  if (c >= 128) return -1;
+  const rules = RULES_BY_FIRST[c]!;
+  if (rules.length === 0) return -1;
+  const second = text.charCodeAt(i + 1);
   for (const rule of rules) {
-    if (!text.startsWith(rule.prefix, i)) continue;
+    if (rule.prefix.charCodeAt(1) !== second || !text.startsWith(rule.prefix, i)) continue;
     const from = i + rule.prefix.length;
     if (rule.exact) {
       const end = runEnd(text, from, rule.body, Math.min(text.length, from + rule.min));
@@ -355,22 +377,32 @@ export function scanSecrets(text: string, mark: Mark): void {
   let i = 0;
   while (i < n) {
     const c = text.charCodeAt(i);
-    if (isWord(c)) {
-      if (i === 0 || !isWord(text.charCodeAt(i - 1))) {
-        let end = token(text, i, mark);
-        if (end < 0 && (c | 0x20) === 0x62) end = scheme(text, i, mark);
-        if (end < 0 && c === 0x65 && i >= noJwtBefore && text.startsWith("eyJ", i)) {
-          const r = jwt(text, i, mark);
-          end = r.end;
-          if (r.failedRunEnd >= 0) noJwtBefore = r.failedRunEnd;
-        }
-        if (end > i) {
-          i = end;
-          floor = end;
-          continue;
+    // The table lookups are written out here: this loop runs once per character of every string.
+    if (c < 128 && (CLASSES[c]! & WORD) !== 0) {
+      const prev = i === 0 ? 0 : text.charCodeAt(i - 1);
+      if (prev >= 128 || (CLASSES[prev]! & WORD) === 0) {
+        // Only a word starting like a token prefix, `b` (Bearer, Basic) or `e` (eyJ) can be a finding.
+        if (RULES_BY_FIRST[c]!.length > 0 || (c | 0x20) === 0x62 || c === 0x65) {
+          let end = token(text, i, mark);
+          if (end < 0 && (c | 0x20) === 0x62) end = scheme(text, i, mark);
+          if (end < 0 && c === 0x65 && i >= noJwtBefore && text.startsWith("eyJ", i)) {
+            const r = jwt(text, i, mark);
+            end = r.end;
+            if (r.failedRunEnd >= 0) noJwtBefore = r.failedRunEnd;
+          }
+          if (end > i) {
+            i = end;
+            floor = end;
+            continue;
+          }
         }
       }
+      // The rest of the word cannot start a finding.
       i++;
+      for (let d = text.charCodeAt(i); i < n && d < 128 && (CLASSES[d]! & WORD) !== 0; ) {
+        i++;
+        d = text.charCodeAt(i);
+      }
       continue;
     }
     if (c === 0x3a || c === 0x3d) {
