@@ -214,11 +214,12 @@ function jwt(text: string, i: number, mark: Mark): { end: number; failedRunEnd: 
 }
 
 /**
- * The password of a URL's userinfo; `s` is the `:` of `://`. Returns where the scan may go on:
+ * The password of a URL's userinfo; `from` is where the authority starts, right after `//` (of
+ * `scheme://` or a scheme-relative `//user:pass@host`). Returns where the scan may go on:
  * authorities end at `/`, so two of them never overlap.
  */
-function urlPassword(text: string, s: number, mark: Mark): number {
-  let i = s + 3;
+function urlPassword(text: string, from: number, mark: Mark): number {
+  let i = from;
   let firstColon = -1;
   let lastAt = -1;
   for (; i < text.length; i++) {
@@ -241,7 +242,7 @@ function urlPassword(text: string, s: number, mark: Mark): number {
     mark(firstColon + 1, lastAt, "url-password");
     return lastAt;
   }
-  return s + 3;
+  return from;
 }
 
 /**
@@ -405,10 +406,16 @@ export function scanSecrets(text: string, mark: Mark): void {
       }
       continue;
     }
+    if (c === 0x2f && text.charCodeAt(i + 1) === 0x2f) {
+      const end = urlPassword(text, i + 2, mark);
+      floor = end;
+      i = end;
+      continue;
+    }
     if (c === 0x3a || c === 0x3d) {
       let end = -1;
       if (c === 0x3a && text.charCodeAt(i + 1) === 0x2f && text.charCodeAt(i + 2) === 0x2f) {
-        end = urlPassword(text, i, mark);
+        end = urlPassword(text, i + 3, mark);
       } else {
         end = assignment(text, i, floor, mark);
       }
