@@ -11,7 +11,7 @@ export function createStoreFromUrl(
   options: Partial<JsonlStoreOptions> = {},
 ): JsonlStore {
   const m = /^jsonl:(?:\/\/)?([^?]*)(?:\?(.*))?$/i.exec(url);
-  if (!m || !m[1]) {
+  if (!m?.[1]) {
     throw new AuditConfigError(
       `[audit] [jsonl] "${scrubString(url)}" is not a JSONL URL; use jsonl:./audit-logs (a directory)`,
     );
