@@ -368,9 +368,16 @@ function privateKeys(text: string, mark: Mark): void {
   }
 }
 
+// Every finding needs one of these: a separator (assignments, URLs), a PEM header, or a word
+// starting like a token prefix, Bearer/Basic or eyJ. Most strings hold none, and this native test
+// (alternatives of short literals, proven linear by recheck in the tests) rules them out about
+// three times faster than the scanner's loop would.
+const TRIGGER =
+  /[:=/]|-----BEGIN |\b(?:sk[-_]|[rp]k_|gh[pousr]_|github_pat_|glpat-|AIza|A[KS]IA|ABIA|ACCA|xox[abposr]-|xapp-|hf_|npm_|eyJ|[Bb][Ee][Aa][Rr][Ee][Rr]|[Bb][Aa][Ss][Ii][Cc])/;
+
 /** Runs every built-in detector over `text`, reporting each finding to `mark`. Linear time. */
 export function scanSecrets(text: string, mark: Mark): void {
-  if (text.length < 8) return;
+  if (text.length < 8 || !TRIGGER.test(text)) return;
   privateKeys(text, mark);
   const n = text.length;
   let floor = 0;
