@@ -33,7 +33,8 @@ import {
 // this process; then every marker is searched in the raw bytes: the SQLite file with its -wal and
 // -shm, the JSONL files, PostgreSQL rows read as text, the spool directory, the log file and the
 // OTLP request bodies. Envelope fields and a reserved checkpoint go through PrivacyFilter.apply
-// and straight into each store, until the auditor passes whole events through privacy.
+// and straight into each store and exporter, until the auditor passes whole events through
+// privacy.
 
 const PG_URL = process.env.AUDIT_TEST_POSTGRES_URL ?? "postgres://postgres@127.0.0.1:5432/test";
 const work = mkdtempSync(join(tmpdir(), "audit-corpus-"));
@@ -152,10 +153,12 @@ describe("the secret corpus in every store and exporter", () => {
           privacy: { captureContent: true },
         });
         await recordCorpus(audit);
-        await audit.close();
-        // Envelope fields and a reserved checkpoint, through the privacy filter.
+        // Envelope fields and a reserved checkpoint, through the privacy filter, to the store and
+        // to the same exporters.
         const filter = new PrivacyFilter();
         const extra = envelopeCorpus(now).map((e) => filter.apply(e as AuditEvent));
+        for (const exporter of list) await exporter.export(extra);
+        await audit.close();
         await store.append(extra);
 
         const raw = await target.raw(store);
