@@ -103,7 +103,7 @@ const targets: Target[] = [
   {
     name: "JSONL (every file in the directory)",
     open: async () => new JsonlStore({ dir: join(work, "jsonl") }),
-    raw: async () => bytesUnder(join(work, "jsonl")),
+    raw: async (store) => bytesUnder((store as JsonlStore).dir),
   },
   {
     name: "PostgreSQL (whole rows read as text)",
@@ -121,6 +121,16 @@ const targets: Target[] = [
     },
   },
 ];
+
+/** A fresh store of the same kind as the target named `name`. */
+async function openControl(name: string): Promise<AuditStore> {
+  if (name.startsWith("SQLite")) {
+    mkdirSync(join(work, "sqlite-control"));
+    return new SqliteStore({ filename: join(work, "sqlite-control", "audit.db") });
+  }
+  if (name.startsWith("JSONL")) return new JsonlStore({ dir: join(work, "jsonl-control") });
+  return new PostgresStore({ connectionString: PG_URL, schema: pgSchema });
+}
 
 function exporters(logFile: string): { list: AuditExporter[]; flushLog: () => void } {
   const destination = pino.destination({ dest: logFile, sync: true, mkdir: true });
@@ -176,6 +186,25 @@ describe("the secret corpus in every store and exporter", () => {
         const report = await verifyChain(store);
         const extraIds = new Set(extra.map((e) => e.id));
         expect(report.problems.filter((p) => !extraIds.has(p.eventId ?? ""))).toEqual([]);
+      } finally {
+        await store.close();
+        await target.cleanup?.();
+      }
+    });
+  }
+
+  // The control: the same search finds the markers when privacy is off, so a pass above means
+  // the secrets were scrubbed, not that the raw read missed them.
+  for (const target of targets) {
+    it(`finds the markers in ${target.name.split(" (")[0]} when privacy is off`, async () => {
+      const original = target.name;
+      const store = await openControl(original);
+      try {
+        const audit = new Auditor({ store, spool: false, privacy: false });
+        await recordCorpus(audit);
+        await audit.close();
+        const raw = await target.raw(store);
+        expect(leakedMarkers(raw).length).toBeGreaterThanOrEqual(60);
       } finally {
         await store.close();
         await target.cleanup?.();
