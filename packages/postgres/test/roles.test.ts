@@ -277,6 +277,34 @@ d("URL errors", () => {
   });
 });
 
+d("minimum retention", () => {
+  it("is set from the store's option or URL when the schema is created, and must not be negative", async () => {
+    const schema = `floor_${randomBytes(4).toString("hex")}`;
+    const u = new URL(PG_URL);
+    u.searchParams.set("schema", schema);
+    u.searchParams.set("minRetention", "36 hours");
+    const store = createStoreFromUrl(u.toString());
+    try {
+      expect(await store.count()).toBe(0);
+      const r = await adminQuery(
+        `SELECT value FROM "${schema}".settings WHERE key = 'min_retention'`,
+      );
+      expect(r.rows[0].value).toBe("36:00:00");
+      const negative = new PostgresStore({
+        connectionString: PG_URL,
+        schema: `${schema}_neg`,
+        minRetention: "-1 day",
+      });
+      await expect(negative.count()).rejects.toThrow(/must not be negative/);
+      await negative.close();
+    } finally {
+      await store.close();
+      await dropSchema(schema);
+      await dropSchema(`${schema}_neg`);
+    }
+  });
+});
+
 d("upgrade", () => {
   it("brings a version-1 schema with rows to version 2, its rows protected by the floor", async () => {
     for (const layout of ["table", "monthly"] as const) {
