@@ -53,16 +53,22 @@ function stringsOf(value, out = []) {
   return out;
 }
 
-/** ns per event over the events, repeated; returns median and min–max. */
-function perEvent(events, fn) {
-  fn(events.slice(0, 2000)); // warm up
-  const runs = [];
+/**
+ * ns per event of each function over its events, repeated; the functions take turns within each
+ * repetition, so a drift of the machine's speed weighs on all of them alike. Returns median and
+ * min–max per function.
+ */
+function perEvent(cases) {
+  for (const [events, fn] of cases) fn(events.slice(0, 2000)); // warm up
+  const runs = cases.map(() => []);
   for (let r = 0; r < REPETITIONS; r++) {
-    const t = performance.now();
-    fn(events);
-    runs.push(((performance.now() - t) * 1e6) / events.length);
+    cases.forEach(([events, fn], k) => {
+      const t = performance.now();
+      fn(events);
+      runs[k].push(((performance.now() - t) * 1e6) / events.length);
+    });
   }
-  return { median: median(runs), min: Math.min(...runs), max: Math.max(...runs) };
+  return runs.map((v) => ({ median: median(v), min: Math.min(...v), max: Math.max(...v) }));
 }
 
 const shapes = [
@@ -75,16 +81,27 @@ const perEventRows = [];
 for (const [name, shape] of shapes) {
   const events = stampedEvents(shape);
   const strings = events.map((e) => stringsOf(e));
-  const before = perEvent(strings, (list) => {
-    for (const s of list) for (const x of s) baselineScrub(x);
-  });
-  const after = perEvent(strings, (list) => {
-    for (const s of list) for (const x of s) scrubString(x);
-  });
   const filter = new PrivacyFilter({ captureContent: true });
-  const whole = perEvent(events, (list) => {
-    for (const e of list) filter.apply(e);
-  });
+  const [before, after, whole] = perEvent([
+    [
+      strings,
+      (list) => {
+        for (const s of list) for (const x of s) baselineScrub(x);
+      },
+    ],
+    [
+      strings,
+      (list) => {
+        for (const s of list) for (const x of s) scrubString(x);
+      },
+    ],
+    [
+      events,
+      (list) => {
+        for (const e of list) filter.apply(e);
+      },
+    ],
+  ]);
   perEventRows.push({ name, before, after, whole });
 }
 

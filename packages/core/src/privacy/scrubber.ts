@@ -2,7 +2,7 @@ import { AuditConfigError } from "../errors.js";
 import type { SecretPattern } from "./modes.js";
 import { assertSafePattern } from "./pattern-safety.js";
 import { isSecretKey } from "./secret-names.js";
-import { scanSecrets } from "./text-scanner.js";
+import { mayHoldSecret, scanSecrets } from "./text-scanner.js";
 
 /** Options of a {@link Scrubber}. */
 export interface ScrubberOptions {
@@ -59,6 +59,7 @@ export class Scrubber {
 
   /** `text` with every secret found replaced by `[REDACTED:<name>]`. */
   scrub(text: string): string {
+    if (this.#patterns.length === 0 && (!this.#builtIn || !mayHoldSecret(text))) return text;
     const findings: Finding[] = [];
     const mark = (start: number, end: number, name: string) => {
       findings.push({ start, end, name });
