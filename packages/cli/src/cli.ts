@@ -18,7 +18,7 @@ import {
   verifyChain,
 } from "@audit/core";
 import { DOCTOR_HELP, doctor } from "./doctor.js";
-import { csvHeader, csvRow, type Format, summarize, table } from "./format.js";
+import { csvHeader, csvRow, escapeCell, type Format, summarize, table } from "./format.js";
 import { assertKeysFitTrail, KEY_HELP, KEY_OPTIONS, writerIntegrity } from "./keys.js";
 import { SERVE_HELP, ServeUsageError, serve } from "./serve.js";
 
@@ -317,7 +317,9 @@ async function tail(args: string[], io: CliIo): Promise<number> {
     if (events.length === 0) return;
     if (format === "table")
       for (const e of events)
-        io.stdout.write(`${e.time}  ${e.type}  ${e.actor ?? ""}  ${summarize(e)}\n`);
+        io.stdout.write(
+          `${escapeCell(`${e.time}  ${e.type}  ${e.actor ?? ""}`)}  ${summarize(e)}\n`,
+        );
     else for (const e of events) io.stdout.write(JSON.stringify(e) + "\n");
   };
   try {
@@ -451,7 +453,9 @@ async function runTree(args: string[], io: CliIo): Promise<number> {
           ? `tool ${e.data.tool}`
           : e.type;
     const detail = e.type === "run.start" || e.type === "tool.start" ? "" : `  ${summarize(e)}`;
-    io.stdout.write(`${"  ".repeat(depth)}${name}${status}${duration}${detail}  [${e.time}]\n`);
+    io.stdout.write(
+      `${"  ".repeat(depth)}${escapeCell(name)}${status}${duration}${detail}  [${escapeCell(e.time)}]\n`,
+    );
     for (const c of n.children) line(c, depth + 1);
   };
   for (const r of roots) line(r, 0);
@@ -490,7 +494,7 @@ async function stats(args: string[], io: CliIo): Promise<number> {
     io.stdout.write(`\n${title}\n`);
     const entries = Object.entries(counts).sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1));
     const w = Math.max(...entries.map(([k]) => k.length), 4);
-    for (const [k, n] of entries) io.stdout.write(`  ${k.padEnd(w)}  ${n}\n`);
+    for (const [k, n] of entries) io.stdout.write(`  ${escapeCell(k).padEnd(w)}  ${n}\n`);
   };
   io.stdout.write(`events  ${total}\nfrom    ${first ?? "-"}\nto      ${last ?? "-"}\n`);
   section("by type", byType);
@@ -684,7 +688,7 @@ async function approvals(args: string[], io: CliIo): Promise<number> {
         for (const p of pending) {
           const d = p.request.data;
           io.stdout.write(
-            `${p.approvalId}  ${p.request.time}  ${d.action}${d.reason ? ` — ${d.reason}` : ""}  (run ${p.request.runId ?? "-"})\n`,
+            `${escapeCell(`${p.approvalId}  ${p.request.time}  ${d.action}${d.reason ? ` — ${d.reason}` : ""}  (run ${p.request.runId ?? "-"})`)}\n`,
           );
         }
       }
@@ -700,7 +704,9 @@ async function approvals(args: string[], io: CliIo): Promise<number> {
         resolvedBy: values.by,
         ...(values.comment !== undefined && { comment: values.comment }),
       });
-      io.stdout.write(`resolved ${id}: ${e.data.outcome} by ${e.data.resolvedBy}\n`);
+      io.stdout.write(
+        escapeCell(`resolved ${id}: ${e.data.outcome} by ${e.data.resolvedBy}`) + "\n",
+      );
       return 0;
     }
     throw new UsageError(`unknown approvals command "${sub}"; use list or resolve`);

@@ -136,7 +136,10 @@ export {
   type PrivacyMode,
   type PrivacyOptions,
   REDACTED,
+  Scrubber,
+  type ScrubberOptions,
   SECRET_PATTERNS,
+  type SecretDetector,
   type SecretPattern,
   scrubString,
 } from "./privacy.js";

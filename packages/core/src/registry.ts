@@ -11,6 +11,7 @@ import { ConsoleExporter } from "./exporters/console-exporter.js";
 import type { AuditExporter } from "./exporters/exporter.js";
 import { MemoryStore } from "./memory-store.js";
 import { NullStore } from "./null-store.js";
+import { scrubString } from "./privacy.js";
 import type { AuditStore } from "./store.js";
 
 /** Opens a store from a URL of its scheme. Options come from the caller of `openStore`. */
@@ -108,7 +109,7 @@ export async function openStore(
   const scheme = schemeOf(url.trim());
   if (!scheme) {
     throw new AuditConfigError(
-      `"${url}" is not a store URL; expected scheme:location, one of: ${supportedSchemes()
+      `"${scrubString(url)}" is not a store URL; expected scheme:location, one of: ${supportedSchemes()
         .map((s) => `${s}:`)
         .join(", ")}`,
     );
@@ -118,7 +119,7 @@ export async function openStore(
   const pkg = storePackages.get(scheme);
   if (!pkg) {
     throw new AuditConfigError(
-      `unknown store scheme "${scheme}:" in "${url}"; supported: ${supportedSchemes()
+      `unknown store scheme "${scheme}:" in "${scrubString(url)}"; supported: ${supportedSchemes()
         .map((s) => `${s}:`)
         .join(", ")} (or registerStore a custom one)`,
     );

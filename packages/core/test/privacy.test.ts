@@ -1,11 +1,15 @@
-import { createHash, generateKeyPairSync } from "node:crypto";
+import { createHash, createHmac, generateKeyPairSync } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import {
   AuditConfigError,
   type AuditEvent,
   type AuditExporter,
   Auditor,
+  type CheckpointData,
+  checkpointSignatureValid,
+  hashEvent,
   MemoryStore,
+  openStore,
   PrivacyFilter,
   REDACTED,
   scrubString,
@@ -59,7 +63,10 @@ describe("secret scrubbing", () => {
       "login password=[REDACTED:secret-assignment]&user=bob",
     );
     expect(scrubString("Authorization: Bearer abcdefgh12345")).toBe(
-      "Authorization: Bearer [REDACTED:bearer-token]",
+      "Authorization: Bearer [REDACTED:secret-assignment]",
+    );
+    expect(scrubString("sent Bearer abcdefgh12345 upstream")).toBe(
+      "sent Bearer [REDACTED:bearer-token] upstream",
     );
     expect(scrubString("a perfectly normal sentence about tokens and keys")).toBe(
       "a perfectly normal sentence about tokens and keys",
@@ -262,5 +269,151 @@ describe("privacy in the auditor", () => {
     audit.record({ type: "x", data: { password: "hunter2" } });
     await audit.close();
     expect(JSON.stringify(await store.query())).toContain("hunter2");
+  });
+});
+
+describe("custom patterns", () => {
+  it("redact every occurrence whatever their flags and capture groups", () => {
+    const text = "ids EMP-123456, EMP-654321 and emp-111111";
+    for (const pattern of [
+      /EMP-\d{6}/,
+      /EMP-\d{6}/g,
+      /EMP-\d{6}/y,
+      /(EMP)-(\d{6})/,
+      /(?<prefix>EMP)-\d{6}/gi,
+    ]) {
+      const f = new PrivacyFilter({ scrub: { patterns: [{ name: "employee", pattern }] } });
+      const out = f.apply(event("x", { note: text })).data.note as string;
+      expect(out, String(pattern)).not.toContain("123456");
+      expect(out, String(pattern)).not.toContain("654321");
+      if (pattern.flags.includes("i")) expect(out).not.toContain("111111");
+      // The caller's RegExp is left as it was.
+      expect(pattern.lastIndex).toBe(0);
+    }
+  });
+
+  it("are refused at configuration when they could backtrack, with a message saying why", () => {
+    expect(
+      () =>
+        new PrivacyFilter({
+          scrub: { patterns: [{ name: "emails", pattern: /[\w.]+@corp\.com/ }] },
+        }),
+    ).toThrow(/"emails" .* is refused: "\+" repeats without bound/);
+  });
+});
+
+describe("hashed mode", () => {
+  it("hashes a type-tagged value, so values of different types never share a hash", () => {
+    const f = new PrivacyFilter({ mode: "hashed", key: KEY });
+    const values = [1, "1", true, "true", null, "null", 0, "", "0"];
+    const hashes = values.map((v) => f.hashValue(v));
+    expect(new Set(hashes).size).toBe(values.length);
+    // The documented input: "<type>:<JSON text>", HMAC-SHA-256 under the key, first 32 hex digits.
+    const expected = (text: string) =>
+      `hmac-sha256:${createHmac("sha256", KEY).update(text).digest("hex").slice(0, 32)}`;
+    expect(f.hashValue(1)).toBe(expected("number:1"));
+    expect(f.hashValue("1")).toBe(expected('string:"1"'));
+    expect(f.hashValue(null)).toBe(expected("null:null"));
+    const out = f.apply(event("tool.start", { tool: "t", args: { a: 1, b: "1" } })).data as {
+      args: { a: string; b: string };
+    };
+    expect(out.args.a).not.toBe(out.args.b);
+  });
+});
+
+describe("every position of an event", () => {
+  it("scrubs envelope fields, object keys and keeps ids, types and times", () => {
+    const f = new PrivacyFilter();
+    const e: AuditEvent = {
+      id: "0190c3a2-7b1e-7cc3-9d1f-3b2a1c0d9e8f",
+      type: "tool.start",
+      time: "2026-01-01T00:00:00.000Z",
+      actor: `deploy-bot ${SECRETS.openai}`,
+      sessionId: SECRETS.github,
+      runId: "run-1",
+      data: { [SECRETS.aws]: 1, [`x ${SECRETS.aws}`]: 2, plain: 3 },
+    };
+    const out = f.apply(e);
+    expect(out.actor).toBe("deploy-bot [REDACTED:openai-key]");
+    expect(out.sessionId).toBe("[REDACTED:github-token]");
+    expect(out.runId).toBe("run-1");
+    expect(out.id).toBe(e.id);
+    expect(out.data).toEqual({
+      "[REDACTED:aws-access-key]": 1,
+      "x [REDACTED:aws-access-key]": 2,
+      plain: 3,
+    });
+    // Two keys that scrub to the same text are both kept.
+    const twice = f.apply(event("x", { [SECRETS.aws]: 1, AKIAABCDEFGHIJKLMNOP: 2 }));
+    expect(Object.values(twice.data).sort()).toEqual([1, 2]);
+    expect(JSON.stringify(twice.data)).not.toContain("AKIA");
+  });
+
+  it("applies to audit.checkpoint events without touching their hashes and signatures", () => {
+    const f = new PrivacyFilter({ mode: "keys-only" });
+    const data = {
+      chainId: "0190c3a2-7b1e-7cc3-9d1f-3b2a1c0d9e8f",
+      seq: 12,
+      hash: "9fceb02d0ae598e95dc970b74767f19372d61af89fceb02d0ae598e95dc970b7",
+      alg: "hmac-sha256",
+      keyId: "k1",
+      signature:
+        "Zm9v+AIzaSyA1234567890abcdefghijklmnopqrs/ghp_AbCdEfGhIjKlMnOpQrStUvWxYz0123456789==",
+      note: `token=${SECRETS.slack}`,
+    };
+    const out = f.apply({ ...event("audit.checkpoint", data), actor: SECRETS.slack });
+    expect(out.data).toEqual({ ...data, note: "token=[REDACTED:secret-assignment]" });
+    expect(out.actor).toBe("[REDACTED:slack-token]");
+    // Integrity fields holding text that is not hex or base64 are scrubbed like any other.
+    const forged = f.apply(event("audit.checkpoint", { hash: `password: ${SECRETS.slack}` }));
+    expect(JSON.stringify(forged)).not.toContain(SECRETS.slack);
+  });
+
+  it("never splits a surrogate pair when it cuts a string", () => {
+    const f = new PrivacyFilter({ maxStringLength: 16 });
+    const s = `${"a".repeat(15)}😀${"b".repeat(10)}`;
+    const out = f.apply(event("x", { s })).data.s as string;
+    expect(out.startsWith("a".repeat(15))).toBe(true);
+    expect(out.charCodeAt(15)).not.toBe(0xd83d);
+    expect(out).toBe(`${"a".repeat(15)}…[truncated 12 chars]`);
+    expect(() => encodeURIComponent(out)).not.toThrow();
+  });
+});
+
+describe("store URL errors", () => {
+  it("never repeat a password or token from the URL", async () => {
+    for (const url of [
+      "mysql://app:hunter2-registry@db/x",
+      "nope:?token=hunter2-registry",
+      "://app:hunter2-registry@db",
+    ]) {
+      const err = await openStore(url).catch((e: unknown) => e as Error);
+      expect(err).toBeInstanceOf(AuditConfigError);
+      expect((err as Error).message).not.toContain("hunter2-registry");
+    }
+  });
+});
+
+describe("real checkpoints through the filter", () => {
+  it("come out byte for byte: hashes, signatures and chain links still verify", async () => {
+    const { privateKey, publicKey } = generateKeyPairSync("ed25519");
+    const store = new MemoryStore();
+    const audit = new Auditor({
+      store,
+      spool: false,
+      actor: "auditor-1",
+      integrity: { key: KEY, signingKey: privateKey, checkpointEvery: 3 },
+    });
+    for (let i = 0; i < 20; i++) audit.record({ type: "note.added", data: { i } });
+    await audit.close();
+    const checkpoints = (await store.query()).filter((e) => e.type === "audit.checkpoint");
+    expect(checkpoints.length).toBeGreaterThan(5);
+    const filter = new PrivacyFilter({ mode: "keys-only" });
+    for (const e of checkpoints) {
+      const out = filter.apply(e);
+      expect(out).toEqual(e);
+      expect(hashEvent(out, KEY)).toBe(e.chain!.hash);
+      expect(checkpointSignatureValid(out.data as unknown as CheckpointData, publicKey)).toBe(true);
+    }
   });
 });

@@ -1,4 +1,4 @@
-import { AuditConfigError } from "@audit/core";
+import { AuditConfigError, scrubString } from "@audit/core";
 import { JsonlStore, type JsonlStoreOptions } from "./jsonl-store.js";
 
 /**
@@ -11,9 +11,9 @@ export function createStoreFromUrl(
   options: Partial<JsonlStoreOptions> = {},
 ): JsonlStore {
   const m = /^jsonl:(?:\/\/)?([^?]*)(?:\?(.*))?$/i.exec(url);
-  if (!m || !m[1]) {
+  if (!m?.[1]) {
     throw new AuditConfigError(
-      `[audit] [jsonl] "${url}" is not a JSONL URL; use jsonl:./audit-logs (a directory)`,
+      `[audit] [jsonl] "${scrubString(url)}" is not a JSONL URL; use jsonl:./audit-logs (a directory)`,
     );
   }
   const params = new URLSearchParams(m[2] ?? "");
@@ -37,7 +37,7 @@ export function createStoreFromUrl(
       opts.fsync = value;
     } else {
       throw new AuditConfigError(
-        `[audit] [jsonl] unknown option "${key}" in ${url}; known: rotation, maxBytes, fsync`,
+        `[audit] [jsonl] unknown option "${key}" in the store URL; known: rotation, maxBytes, fsync`,
       );
     }
   }

@@ -115,6 +115,78 @@ function pruneBody(s: string, layout: Layout): string {
       END`;
 }
 
+// Version 2: retention with a floor. Rows carry the server's time of insertion (`stored_at`, set
+// by a trigger whatever the writer sends); prune deletes only rows stored longer ago than the
+// owner's minimum retention, whatever `before` or `keep` it is given. Partitions are dropped only
+// when every row in them is past that floor; the ids of deleted rows are forgotten in the same
+// statement, so ids stay unique.
+function pruneWithFloor(s: string, layout: Layout): string {
+  const monthly = layout === "monthly";
+  const remove = (cond: string) =>
+    monthly
+      ? `WITH gone AS (DELETE FROM ${s}.events WHERE ${cond} RETURNING id),
+               forgot AS (DELETE FROM ${s}.event_ids WHERE id IN (SELECT id FROM gone))
+          SELECT count(*) INTO m FROM gone;`
+      : `DELETE FROM ${s}.events WHERE ${cond};
+          GET DIAGNOSTICS m = ROW_COUNT;`;
+  const dropMonths = monthly
+    ? `
+          FOR part IN
+            SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+            WHERE i.inhparent = '${s}.events'::regclass AND c.relname ~ '^events_[0-9]{4}_[0-9]{2}$'
+          LOOP
+            IF (to_date(substr(part, 8), 'YYYY_MM') + interval '1 month') <= before THEN
+              EXECUTE format('SELECT count(*), max(stored_at) FROM %s.%I', ${literal(s)}, part) INTO m, newest;
+              IF newest IS NULL OR newest < floor_at THEN
+                EXECUTE format('DELETE FROM %s.event_ids WHERE id IN (SELECT id FROM %s.%I)', ${literal(s)}, ${literal(s)}, part);
+                EXECUTE format('DROP TABLE %s.%I', ${literal(s)}, part);
+                n := n + m;
+              END IF;
+            END IF;
+          END LOOP;`
+    : "";
+  return `
+      DECLARE
+        n bigint := 0;
+        m bigint;
+        newest timestamptz;
+        cut record;
+        part text;
+        retention interval;
+        floor_at timestamptz;
+      BEGIN
+        SELECT value::interval INTO retention FROM ${s}.settings WHERE key = 'min_retention';
+        floor_at := now() - coalesce(retention, interval '${DEFAULT_MIN_RETENTION}');
+        PERFORM set_config('audit.pruning', 'on', true);
+        IF before IS NOT NULL THEN${dropMonths}
+          ${remove("time < before AND stored_at < floor_at")}
+          n := n + m;
+        END IF;
+        IF keep_n IS NOT NULL THEN
+          IF keep_n = 0 THEN
+            ${remove("stored_at < floor_at")}
+            n := n + m;
+          ELSE
+            SELECT time, id INTO cut FROM ${s}.events ORDER BY time DESC, id DESC OFFSET keep_n - 1 LIMIT 1;
+            IF FOUND THEN
+              ${remove("(time, id) < (cut.time, cut.id) AND stored_at < floor_at")}
+              n := n + m;
+            END IF;
+          END IF;
+        END IF;
+        PERFORM set_config('audit.pruning', 'off', true);
+        RETURN n;
+      END`;
+}
+
+/**
+ * The minimum retention a new schema gets: rows stored less than this long ago are never pruned,
+ * whatever date or count a pruner passes. Thirty days is below any real retention policy for an
+ * audit trail (months to years), and above the time an intrusion usually goes unnoticed, so a
+ * stolen pruner credential cannot erase the window an investigation needs.
+ */
+export const DEFAULT_MIN_RETENTION = "30 days";
+
 /**
  * The schema, as versioned steps. Ids and types use the "C" collation: the trail is ordered by
  * `(time, id)` compared byte by byte, as in every other store, not by a locale's rules. Never edit a released step: add a new one. `{s}` is the quoted
@@ -166,6 +238,51 @@ export const MIGRATIONS: readonly Migration[] = [
         FOR EACH STATEMENT EXECUTE FUNCTION ${s}.notify_insert();
     `,
   },
+  {
+    version: 2,
+    up: (s, layout) => `
+      -- The server's time of insertion, which no writer can choose: the retention floor counts
+      -- from it, so a row written today with a time in the past is still protected.
+      ALTER TABLE ${s}.events ADD COLUMN stored_at timestamptz NOT NULL DEFAULT now();
+      CREATE FUNCTION ${s}.stamp_stored_at() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        NEW.stored_at := now();
+        RETURN NEW;
+      END $$;
+      CREATE TRIGGER events_stored_at BEFORE INSERT ON ${s}.events
+        FOR EACH ROW EXECUTE FUNCTION ${s}.stamp_stored_at();
+
+      INSERT INTO ${s}.settings (key, value) VALUES ('min_retention', '${DEFAULT_MIN_RETENTION}')
+        ON CONFLICT (key) DO NOTHING;
+
+      -- A DELETE passes only inside prune: as the role that owns prune (SECURITY DEFINER runs as
+      -- it) and with the flag prune sets. Setting the flag (SET LOCAL, set_config) gives any other
+      -- role nothing.
+      CREATE OR REPLACE FUNCTION ${s}.refuse_change() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        IF TG_OP = 'DELETE'
+           AND current_setting('audit.pruning', true) = 'on'
+           AND current_user::regrole::oid = (SELECT proowner FROM pg_catalog.pg_proc
+                 WHERE oid = ${literal(`${s}.prune(timestamptz, bigint)`)}::regprocedure) THEN
+          RETURN OLD;
+        END IF;
+        RAISE EXCEPTION 'audit events are append-only: % is not allowed (use %.prune for retention)', TG_OP, TG_TABLE_SCHEMA
+          USING ERRCODE = 'insufficient_privilege';
+      END $$;
+
+      CREATE OR REPLACE FUNCTION ${s}.prune(before timestamptz, keep_n bigint) RETURNS bigint
+      LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$${pruneWithFloor(s, layout)}
+ $$;
+
+      -- No function of the schema is callable by PUBLIC: prune is granted to a pruner role,
+      -- ensure_partition to writers, the trigger functions to nobody (triggers fire regardless).
+      REVOKE ALL ON FUNCTION ${s}.prune(timestamptz, bigint) FROM PUBLIC;
+      REVOKE ALL ON FUNCTION ${s}.refuse_change() FROM PUBLIC;
+      REVOKE ALL ON FUNCTION ${s}.notify_insert() FROM PUBLIC;
+      REVOKE ALL ON FUNCTION ${s}.stamp_stored_at() FROM PUBLIC;
+      ${layout === "monthly" ? `REVOKE ALL ON FUNCTION ${s}.ensure_partition(date) FROM PUBLIC;` : ""}
+    `,
+  },
 ];
 
 /** The schema version this package writes. */
@@ -180,6 +297,7 @@ export async function migrate(
   client: PoolClient,
   schema: string,
   layout: Layout = "table",
+  options: { minRetention?: string } = {},
 ): Promise<number> {
   const s = ident(schema);
   const checkLayout = async () => {
@@ -241,6 +359,20 @@ export async function migrate(
       if (m.version <= v) continue;
       await client.query(m.up(s, layout));
       await client.query(`INSERT INTO ${s}.schema_version (version) VALUES ($1)`, [m.version]);
+    }
+    // The floor is the owner's to choose when the schema gets it; later, the owner changes it
+    // with SQL (UPDATE <schema>.settings SET value = '90 days' WHERE key = 'min_retention').
+    if (v < 2 && options.minRetention !== undefined) {
+      const r = await client.query("SELECT $1::interval < interval '0' AS negative", [
+        options.minRetention,
+      ]);
+      if (r.rows[0].negative) {
+        throw new Error(`minRetention must not be negative, got "${options.minRetention}"`);
+      }
+      await client.query(
+        `UPDATE ${s}.settings SET value = ($1::interval)::text WHERE key = 'min_retention'`,
+        [options.minRetention],
+      );
     }
     await client.query("COMMIT");
   } catch (err) {

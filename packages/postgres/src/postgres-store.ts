@@ -45,6 +45,14 @@ export interface PostgresStoreOptions {
    */
   partitions?: "monthly";
   /**
+   * The minimum retention (a PostgreSQL interval: `"30 days"`, `"24 hours"`, `"0"`) written when
+   * this store creates the schema: `prune` never deletes rows stored more recently than this,
+   * whatever `before` or `keep` it is given. An existing schema keeps its own; its owner changes
+   * it with SQL.
+   * @default "30 days"
+   */
+  minRetention?: string;
+  /**
    * Connections in the pool the store creates.
    * @default 4
    */
@@ -111,6 +119,7 @@ export class PostgresStore implements AuditStore {
   readonly #s: string;
   readonly #migrate: boolean;
   readonly #layout: Layout;
+  readonly #minRetention: string | undefined;
   // Months whose partition this process has made sure of.
   readonly #months = new Set<string>();
   #ready: Promise<void> | undefined;
@@ -131,6 +140,7 @@ export class PostgresStore implements AuditStore {
       throw new AuditConfigError('[audit] [postgres] partitions must be "monthly" (or left out)');
     }
     this.#layout = options.partitions === "monthly" ? "monthly" : "table";
+    this.#minRetention = options.minRetention;
     if (options.pool) {
       this.#pool = options.pool;
       this.#owned = false;
@@ -175,7 +185,12 @@ export class PostgresStore implements AuditStore {
       if (!this.#migrate) return;
       const client = await this.#pool.connect();
       try {
-        await migrate(client, this.schema, this.#layout);
+        await migrate(
+          client,
+          this.schema,
+          this.#layout,
+          this.#minRetention === undefined ? {} : { minRetention: this.#minRetention },
+        );
       } finally {
         client.release();
       }

@@ -1,11 +1,12 @@
-import { AuditConfigError } from "@audit/core";
+import { AuditConfigError, scrubString } from "@audit/core";
 import { PostgresStore, type PostgresStoreOptions } from "./postgres-store.js";
 
-const OWN_PARAMS = ["schema", "maxConnections", "migrate", "partitions"];
+const OWN_PARAMS = ["schema", "maxConnections", "migrate", "partitions", "minRetention"];
 
 /**
  * Opens a store from `postgres://user:pass@host:5432/db` or `postgresql://…`. `?schema=audit`,
- * `?maxConnections=8` and `?migrate=false` are read here; every other parameter (`sslmode`, …)
+ * `?maxConnections=8`, `?migrate=false`, `?partitions=monthly` and `?minRetention=30%20days` are
+ * read here; every other parameter (`sslmode`, …)
  * goes to the driver. Used by `openStore` and `AUDIT_STORE`.
  */
 export function createStoreFromUrl(
@@ -17,12 +18,12 @@ export function createStoreFromUrl(
     parsed = new URL(url);
   } catch {
     throw new AuditConfigError(
-      `[audit] [postgres] "${url}" is not a valid URL; use postgres://user@host:5432/database`,
+      `[audit] [postgres] "${scrubString(url)}" is not a valid URL; use postgres://user@host:5432/database`,
     );
   }
   if (parsed.protocol !== "postgres:" && parsed.protocol !== "postgresql:") {
     throw new AuditConfigError(
-      `[audit] [postgres] "${url}" must start with postgres:// or postgresql://`,
+      `[audit] [postgres] "${scrubString(url)}" must start with postgres:// or postgresql://`,
     );
   }
   const opts: PostgresStoreOptions = { ...options };
@@ -41,6 +42,8 @@ export function createStoreFromUrl(
       throw new AuditConfigError(`[audit] [postgres] partitions must be "monthly"`);
     opts.partitions = "monthly";
   }
+  const minRetention = parsed.searchParams.get("minRetention");
+  if (minRetention !== null) opts.minRetention = minRetention;
   const migrate = parsed.searchParams.get("migrate");
   if (migrate !== null) opts.migrate = migrate !== "false";
   for (const p of OWN_PARAMS) parsed.searchParams.delete(p);

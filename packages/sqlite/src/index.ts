@@ -1,3 +1,3 @@
 export { MIGRATIONS, migrate, SCHEMA_VERSION } from "./migrations.js";
-export { SqliteStore, type SqliteStoreOptions } from "./sqlite-store.js";
+export { DATABASE_FILE_MODE, SqliteStore, type SqliteStoreOptions } from "./sqlite-store.js";
 export { createStoreFromUrl } from "./url.js";

@@ -66,3 +66,34 @@ export function migrate(db: Database): number {
   });
   return run.immediate();
 }
+
+/**
+ * Checks, without writing, that a database opened read-only holds an audit trail this package
+ * can read.
+ * @throws when the tables are missing or the schema is newer than this package.
+ */
+export function checkSchema(db: Database): number {
+  const table = db
+    .prepare(
+      "SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'audit_schema_version'",
+    )
+    .get();
+  if (!table) {
+    throw new Error("it holds no audit trail (no audit_schema_version table)");
+  }
+  const row = db.prepare("SELECT max(version) AS v FROM audit_schema_version").get() as {
+    v: number | null;
+  };
+  const current = row.v ?? 0;
+  if (current > SCHEMA_VERSION) {
+    throw new Error(
+      `the database has schema version ${current}, newer than this @audit/sqlite understands (${SCHEMA_VERSION}); upgrade @audit/sqlite`,
+    );
+  }
+  if (current < SCHEMA_VERSION) {
+    throw new Error(
+      `the database has schema version ${current} and is open read-only, so it cannot be migrated to ${SCHEMA_VERSION}; open it once with write access`,
+    );
+  }
+  return current;
+}

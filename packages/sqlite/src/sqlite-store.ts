@@ -1,3 +1,4 @@
+import { accessSync, closeSync, constants, existsSync, openSync } from "node:fs";
 import {
   AuditClosedError,
   AuditConfigError,
@@ -18,7 +19,8 @@ import {
   StoreError,
 } from "@audit/core";
 import BetterSqlite3, { type Database, type Statement } from "better-sqlite3";
-import { migrate } from "./migrations.js";
+import { checkSchema, migrate } from "./migrations.js";
+import { openReadOnly } from "./read-only.js";
 import { filterToSql } from "./sql-filter.js";
 import { INSERT_SQL, type InsertRow, WriteThread } from "./write-thread.js";
 
@@ -57,6 +59,25 @@ export interface SqliteStoreOptions {
    * @default 250
    */
   pollIntervalMs?: number;
+  /**
+   * Open the file read-only: query, stream, count, subscribe and verification work; `append` and
+   * `prune` are refused. Chosen by itself when the file exists and this process may not write it
+   * (an archived trail, a copy handed to an auditor).
+   * @default false, or true for an existing file this process cannot write
+   */
+  readonly?: boolean;
+}
+
+/** The mode of database files the store creates: owner read and write only, whatever the umask. */
+export const DATABASE_FILE_MODE = 0o600;
+
+function isWritable(path: string): boolean {
+  try {
+    accessSync(path, constants.W_OK);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 const PAGE = 1000;
@@ -89,6 +110,7 @@ export class SqliteStore implements AuditStore {
   readonly #cursorLookup: Statement;
   readonly #appendTx: (rows: readonly InsertRow[]) => number;
   readonly #thread: WriteThread | undefined;
+  readonly #readonly: boolean;
   #approxCount = 0;
   #closed = false;
   #subscriptions = new Set<NodeJS.Timeout>();
@@ -98,6 +120,7 @@ export class SqliteStore implements AuditStore {
       this.#db = options.database;
       this.#owned = false;
       this.filename = options.database.name;
+      this.#readonly = options.database.readonly;
     } else {
       const filename = options.filename;
       if (typeof filename !== "string" || filename.length === 0) {
@@ -106,12 +129,27 @@ export class SqliteStore implements AuditStore {
         );
       }
       this.filename = filename;
+      const inMemory = filename === ":memory:";
+      const exists = !inMemory && existsSync(filename);
+      this.#readonly = options.readonly ?? (exists && !isWritable(filename));
+      if (this.#readonly && inMemory) {
+        throw new AuditConfigError("[audit] [sqlite] an in-memory database cannot be read-only");
+      }
       try {
-        this.#db = new BetterSqlite3(filename, { timeout: options.busyTimeoutMs ?? 5000 });
+        // SQLite creates a database 0644 and its -wal and -shm files with the database's mode: made
+        // here first with 0600, the trail and its journal stay private to the owner.
+        if (!inMemory && !exists && !this.#readonly) {
+          closeSync(openSync(filename, "a", DATABASE_FILE_MODE));
+        }
+        this.#db = this.#readonly
+          ? openReadOnly(filename, options.busyTimeoutMs ?? 5000)
+          : new BetterSqlite3(filename, { timeout: options.busyTimeoutMs ?? 5000 });
       } catch (err) {
         throw new StoreError(
           "sqlite",
-          `cannot open ${filename} (${describe(err)}); check that the directory exists and is writable`,
+          this.#readonly
+            ? `cannot open ${filename} read-only (${describe(err)})`
+            : `cannot open ${filename} (${describe(err)}); check that the directory exists and is writable`,
           {
             cause: err,
           },
@@ -122,9 +160,13 @@ export class SqliteStore implements AuditStore {
     const db = this.#db;
     try {
       db.pragma(`busy_timeout = ${Math.max(0, Math.floor(options.busyTimeoutMs ?? 5000))}`);
-      if (this.filename !== ":memory:" && this.filename !== "") db.pragma("journal_mode = WAL");
-      db.pragma(`synchronous = ${options.synchronous === "normal" ? "NORMAL" : "FULL"}`);
-      migrate(db);
+      if (this.#readonly) {
+        checkSchema(db);
+      } else {
+        if (this.filename !== ":memory:" && this.filename !== "") db.pragma("journal_mode = WAL");
+        db.pragma(`synchronous = ${options.synchronous === "normal" ? "NORMAL" : "FULL"}`);
+        migrate(db);
+      }
     } catch (err) {
       if (this.#owned) db.close();
       throw new StoreError("sqlite", `cannot prepare ${this.filename}: ${describe(err)}`, {
@@ -142,14 +184,14 @@ export class SqliteStore implements AuditStore {
     // IMMEDIATE takes the write lock up front, so two writers never deadlock upgrading a read lock.
     this.#appendTx = (rows) => tx.immediate(rows);
     const fileDb = this.#owned && this.filename !== ":memory:" && this.filename !== "";
-    if (fileDb && options.writeThread !== false) {
+    if (fileDb && !this.#readonly && options.writeThread !== false) {
       this.#thread = new WriteThread(
         this.filename,
         Math.max(0, Math.floor(options.busyTimeoutMs ?? 5000)),
         options.synchronous === "normal" ? "NORMAL" : "FULL",
       );
     }
-    this.#maxEvents = options.maxEvents;
+    this.#maxEvents = this.#readonly ? undefined : options.maxEvents;
     if (this.#maxEvents !== undefined) {
       if (!Number.isInteger(this.#maxEvents) || this.#maxEvents < 1) {
         throw new AuditConfigError("[audit] [sqlite] maxEvents must be a whole number ≥ 1");
@@ -165,8 +207,22 @@ export class SqliteStore implements AuditStore {
     return this.#db;
   }
 
+  /** Whether the file is open read-only (by the `readonly` option, or because it is not writable). */
+  get readonly(): boolean {
+    return this.#readonly;
+  }
+
   #check(): void {
     if (this.#closed) throw new AuditClosedError("[audit] [sqlite] the store is closed");
+  }
+
+  #checkWritable(what: string): void {
+    if (this.#readonly) {
+      throw new StoreError(
+        "sqlite",
+        `cannot ${what}: ${this.filename} is open read-only; open it with write access to change it`,
+      );
+    }
   }
 
   #wrap<T>(what: string, fn: () => T): T {
@@ -182,6 +238,7 @@ export class SqliteStore implements AuditStore {
 
   async append(events: readonly AuditEvent[]): Promise<void> {
     this.#check();
+    this.#checkWritable("append");
     assertValidBatch(events);
     if (events.length === 0) return;
     const rows = events.map(toRow);
@@ -297,6 +354,7 @@ export class SqliteStore implements AuditStore {
 
   async prune(options: PruneOptions): Promise<number> {
     this.#check();
+    this.#checkWritable("prune");
     const { before, keep } = resolvePrune(options);
     return this.#wrap("prune", () =>
       this.#db

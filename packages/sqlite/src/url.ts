@@ -1,19 +1,20 @@
-import { AuditConfigError } from "@audit/core";
+import { AuditConfigError, scrubString } from "@audit/core";
 import { SqliteStore, type SqliteStoreOptions } from "./sqlite-store.js";
 
 /**
  * Opens a store from `sqlite:./audit.db`, `sqlite:/abs/path.db`, `sqlite::memory:` or
  * `sqlite://./audit.db`, with options in the query string: `?maxEvents=100000&synchronous=normal
- * &busyTimeoutMs=10000`. Used by `openStore` and `AUDIT_STORE`.
+ * &busyTimeoutMs=10000&readonly=true`. Used by `openStore` and `AUDIT_STORE`. Error messages never
+ * repeat a secret the URL may hold.
  */
 export function createStoreFromUrl(
   url: string,
   options: Partial<SqliteStoreOptions> = {},
 ): SqliteStore {
   const m = /^sqlite:(?:\/\/)?([^?]*)(?:\?(.*))?$/i.exec(url);
-  if (!m || !m[1]) {
+  if (!m?.[1]) {
     throw new AuditConfigError(
-      `[audit] [sqlite] "${url}" is not a SQLite URL; use sqlite:./audit.db or sqlite::memory:`,
+      `[audit] [sqlite] "${scrubString(url)}" is not a SQLite URL; use sqlite:./audit.db or sqlite::memory:`,
     );
   }
   const filename = decodeURIComponent(m[1]);
@@ -27,13 +28,17 @@ export function createStoreFromUrl(
           `[audit] [sqlite] ${key} must be a whole number, got "${value}"`,
         );
       opts[key] = n;
+    } else if (key === "readonly") {
+      if (value !== "true" && value !== "false" && value !== "1" && value !== "0")
+        throw new AuditConfigError(`[audit] [sqlite] readonly must be true or false`);
+      opts.readonly = value === "true" || value === "1";
     } else if (key === "synchronous") {
       if (value !== "full" && value !== "normal")
         throw new AuditConfigError(`[audit] [sqlite] synchronous must be full or normal`);
       opts.synchronous = value;
     } else {
       throw new AuditConfigError(
-        `[audit] [sqlite] unknown option "${key}" in ${url}; known: maxEvents, synchronous, busyTimeoutMs, pollIntervalMs`,
+        `[audit] [sqlite] unknown option "${key}" in the store URL; known: maxEvents, synchronous, busyTimeoutMs, pollIntervalMs, readonly`,
       );
     }
   }
