@@ -18,6 +18,7 @@ import {
   verifyChain,
 } from "@audit/core";
 import { DOCTOR_HELP, doctor } from "./doctor.js";
+import { evidence, verifyBundle } from "./evidence.js";
 import { csvHeader, csvRow, escapeCell, type Format, summarize, table } from "./format.js";
 import { assertKeysFitTrail, KEY_HELP, KEY_OPTIONS, writerIntegrity } from "./keys.js";
 import { SERVE_HELP, ServeUsageError, serve } from "./serve.js";
@@ -81,6 +82,8 @@ Commands:
   approvals   list pending approvals, or resolve one
   doctor      is the trail healthy? the store, the spool and the quarantine
   serve       web viewer, approvals inbox and HTTP API (needs @audit/server)
+  evidence    proof of one run (events, Merkle proofs, signed checkpoints) to check offline
+  verify-bundle  check an evidence bundle without the store
 
 Every command takes --store URL (or AUDIT_STORE) and --help.
 
@@ -739,6 +742,8 @@ const COMMANDS: Record<string, (args: string[], io: CliIo) => Promise<number>> =
   approvals,
   doctor,
   serve,
+  evidence,
+  "verify-bundle": verifyBundle,
 };
 
 /**

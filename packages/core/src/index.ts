@@ -85,6 +85,19 @@ export {
 } from "./filter.js";
 export { isUuid, newSpanId, newTraceId, uuidFromName, uuidv7, uuidv7Time } from "./ids.js";
 export {
+  type BuildEvidenceOptions,
+  buildEvidenceBundle,
+  EVIDENCE_FORMAT,
+  type EvidenceBundle,
+  type EvidenceCheckpoint,
+  type EvidenceEntry,
+  type EvidenceProblem,
+  type EvidenceProblemKind,
+  type EvidenceReport,
+  type VerifyEvidenceOptions,
+  verifyEvidenceBundle,
+} from "./integrity/evidence.js";
+export {
   inclusionProof,
   leafHash,
   MerkleFrontier,
