@@ -4,7 +4,6 @@ import {
   createPrivateKey,
   createPublicKey,
   type KeyObject,
-  sign,
   verify,
 } from "node:crypto";
 import { canonicalJson } from "./canonical.js";
@@ -390,22 +389,30 @@ export class ChainSealer {
   }
 
   /**
-   * A new, unsealed `audit.checkpoint` event carrying `data`. It takes the head event's time and an
-   * id that sorts right after the head's, so the store's `(time, id)` order keeps it exactly where
-   * the chain has it even when events recorded before it are sealed after it (retention by count
-   * relies on that order). `placeAfterHead` moves it if it is sealed later.
+   * A new, unsealed `audit.checkpoint` event carrying `data`. With `at: "head"` (a checkpoint that
+   * falls due right after an event, while later-recorded events still wait to be sealed) it takes
+   * the head event's time and an id that sorts right after the head's, so the store's `(time, id)`
+   * order keeps it exactly where the chain has it (retention by count relies on that order). With
+   * `at: "now"` (nothing recorded before it waits behind it) it takes the current time, so a chain
+   * of checkpoints alone still moves forward in time. `placeAfterHead` fixes it up if it is sealed
+   * later.
    */
-  checkpointEvent(data: CheckpointData, actor: string | undefined): AuditEvent {
+  checkpointEvent(
+    data: CheckpointData,
+    actor: string | undefined,
+    at: "head" | "now" = "now",
+  ): AuditEvent {
     const head = this.#headEvent;
     let id: string;
     let time: string;
-    if (head) {
+    const t = uuidv7WithTime();
+    const now = new Date(t.ms).toISOString();
+    if (head && (at === "head" || now <= head.time)) {
       id = idRightAfter(head.id);
       time = head.time;
     } else {
-      const t = uuidv7WithTime();
       id = t.id;
-      time = new Date(t.ms).toISOString();
+      time = now;
     }
     const event: AuditEvent = {
       id,
@@ -417,10 +424,10 @@ export class ChainSealer {
     return event;
   }
 
-  /** A checkpoint made earlier and sealed now is placed right after the head it follows. */
+  /** A checkpoint made earlier and sealed now never sorts before the head it follows. */
   placeAfterHead(event: AuditEvent): void {
     const head = this.#headEvent;
-    if (!head) return;
+    if (!head || event.time > head.time) return;
     event.time = head.time;
     event.id = idRightAfter(head.id);
   }

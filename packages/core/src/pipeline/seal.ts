@@ -73,7 +73,7 @@ export class SealStage {
     else if (this.#privacy) this.#applyPrivacy(e);
     if (!sealer) return;
     sealer.seal(e);
-    if (sealer.due()) this.#checkpointsAfter.set(e, this.checkpoint(false));
+    if (sealer.due()) this.#checkpointsAfter.set(e, this.checkpoint(false, "head"));
   }
 
   /**
@@ -97,10 +97,13 @@ export class SealStage {
     }
   }
 
-  /** A sealed checkpoint of the current head (handed to the witness too). */
-  checkpoint(final: boolean): AuditEvent {
+  /**
+   * A sealed checkpoint of the current head (handed to the witness too). `at: "head"` when events
+   * recorded before it may still be sealed after it (see `ChainSealer.checkpointEvent`).
+   */
+  checkpoint(final: boolean, at: "head" | "now" = "now"): AuditEvent {
     const sealer = this.sealer!;
-    const event = sealer.checkpointEvent(sealer.checkpointData({ final }), this.#actor);
+    const event = sealer.checkpointEvent(sealer.checkpointData({ final }), this.#actor, at);
     this.#prepared.add(event);
     sealer.seal(event);
     sealer.covered();
