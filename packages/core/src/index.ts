@@ -93,6 +93,14 @@ export {
   verifyInclusion,
 } from "./integrity/merkle.js";
 export {
+  checkStrictJson,
+  decodeUtf8Strict,
+  parseStrictJson,
+  StrictJsonError,
+  type StrictJsonRule,
+  type StrictJsonViolation,
+} from "./integrity/strict-json.js";
+export {
   noteKeyId,
   noteSignedBy,
   noteVerifierKey,
@@ -150,7 +158,14 @@ export {
   type StoreFactory,
   supportedSchemes,
 } from "./registry.js";
-export type { AuditFilter, AuditStore, PruneOptions, StoreCapabilities } from "./store.js";
+export type {
+  AuditFilter,
+  AuditStore,
+  IndexedColumn,
+  PruneOptions,
+  StoreCapabilities,
+  StoredRow,
+} from "./store.js";
 export { assertValidBatch, assertValidEvent, isEventTime } from "./validate.js";
 export {
   type ChainProblem,

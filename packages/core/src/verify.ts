@@ -1,12 +1,15 @@
-import type { KeyObject } from "node:crypto";
+import { createHash, createHmac, type KeyObject } from "node:crypto";
 import type { AuditEvent } from "./event.js";
 import {
   type CheckpointData,
+  chainInput,
   checkpointSignatureValid,
-  hashEvent,
   keyIdOf,
   toPublicKey,
 } from "./integrity.js";
+import { ApprovalBinding } from "./integrity/approval-binding.js";
+import { leafHash, MerkleFrontier } from "./integrity/merkle.js";
+import { readStoredRow } from "./integrity/stored-rows.js";
 import type { AuditStore } from "./store.js";
 
 /** What kind of problem `verifyChain` found. */
@@ -36,7 +39,32 @@ export type ChainProblemKind =
   /** An event carries no chain at all. */
   | "unchained"
   /** The chain has no final checkpoint (still open, crashed, or its tail was cut). */
-  | "unclosed";
+  | "unclosed"
+  /**
+   * An `approval.resolve` that is not bound to its request: not stored under the approval's
+   * resolution id, no request in the store, dated (or chained) before its request, or a second
+   * resolution of one approval. Named to the resolution.
+   */
+  | "unbound-resolution"
+  /**
+   * A checkpoint's Merkle `root` differs from the RFC 6962 root of its chain's events 1..seq as
+   * stored. Named to the checkpoint. (Not checked for chains whose head was pruned.)
+   */
+  | "root-mismatch"
+  /** An indexed column (type, risk, time, actor, session, run, ids…) differs from the body. */
+  | "column-mismatch"
+  /**
+   * The stored text is not strict JSON: a duplicate key, a number beyond a double's range
+   * (`1e400`), a lone surrogate, or bytes that are not valid UTF-8.
+   */
+  | "non-strict-json"
+  /**
+   * The store returns this event before one that sorts before it in `(time, id)` order: rows or
+   * lines were swapped or moved, so readers see an order the chain does not have.
+   */
+  | "store-order"
+  /** A stored row is not readable as an event (not JSON, or not an event): e.g. a torn line. */
+  | "unreadable";
 
 /** One finding of `verifyChain`, naming the chain, the seq and the event. */
 export interface ChainProblem {
@@ -44,6 +72,8 @@ export interface ChainProblem {
   chainId?: string;
   seq?: number;
   eventId?: string;
+  /** Where the row is in the store (`"row 17"`, a file and line), for findings about stored rows. */
+  location?: string;
   message: string;
 }
 
@@ -96,12 +126,20 @@ interface Claim {
   source: "witness" | "store";
 }
 
+interface RootClaim {
+  root: string;
+  eventId: string;
+  source: "witness" | "store";
+}
+
 interface Link {
   seq: number;
   prev: string;
   hash: string;
   eventId: string;
   time: string;
+  /** The event's Merkle leaf hash (RFC 6962), pushed when the link is accepted in seq order. */
+  leaf: Buffer;
 }
 
 interface ChainState {
@@ -120,6 +158,11 @@ interface ChainState {
   rival: Link | undefined;
   linkErrors: number;
   mismatches: ChainProblem[];
+  /**
+   * The Merkle tree of the chain's events so far, in seq order; dropped once it cannot match the
+   * writer's (the chain starts after a prune anchor, or a gap or an inserted event broke it).
+   */
+  tree: MerkleFrontier | undefined;
 }
 
 interface ChainFacts {
@@ -132,10 +175,15 @@ interface ChainFacts {
 const PENDING_LIMIT = 10_000;
 
 /**
- * Verifies every hash chain in a store. It reads the checkpoints first (stored ones and a witness's),
- * then streams the trail once: it recomputes each event's hash, follows `prev` links and `seq`
- * numbers, and compares the store with what the checkpoints claim. Every problem names the chain,
- * the seq and the event id. A chain whose older events were pruned verifies from its prune anchor.
+ * Verifies every hash chain in a store. It reads the checkpoints and approval requests first (the
+ * stored ones and a witness's checkpoints), then reads the trail once: through the store's
+ * `storedRows` when it has one (checking that stored text is strict JSON and that every indexed
+ * column equals the body), through `stream` otherwise. For each event it checks the store's order,
+ * recomputes its hash and its chain's Merkle root, follows `prev` links and `seq` numbers, binds
+ * each approval resolution to its request, and compares the store with what the checkpoints
+ * claim. Every problem names the rule (`kind`), the chain, the seq and the event id. A chain whose
+ * older events were pruned verifies from its prune anchor. Memory is bounded by the number of
+ * chains, checkpoints and approvals, not of events.
  */
 export async function verifyChain(
   store: AuditStore,
@@ -144,6 +192,12 @@ export async function verifyChain(
   const maxProblems = options.maxProblems ?? 1000;
   const publicKey = options.publicKey === undefined ? undefined : toPublicKey(options.publicKey);
   const ourKeyId = options.key === undefined ? undefined : keyIdOf(options.key);
+  const keyBytes =
+    options.key === undefined
+      ? undefined
+      : typeof options.key === "string"
+        ? Buffer.from(options.key, "utf8")
+        : Buffer.from(options.key);
   const problems: ChainProblem[] = [];
   const warnings: ChainProblem[] = [];
   let unlisted = 0;
@@ -151,8 +205,11 @@ export async function verifyChain(
     if (problems.length < maxProblems) problems.push(p);
     else unlisted++;
   };
+  const warn = (p: ChainProblem) => {
+    if (warnings.length < maxProblems) warnings.push(p);
+  };
 
-  // Pass 1: what the checkpoints claim.
+  // Pass 1: what the checkpoints claim, and which approvals were requested.
   const facts = new Map<string, ChainFacts>();
   const factsOf = (id: string) => {
     let f = facts.get(id);
@@ -164,6 +221,8 @@ export async function verifyChain(
   };
   const claims: Claim[] = [];
   const witnessBySeq = new Map<string, Claim>();
+  const rootClaims = new Map<string, RootClaim[]>();
+  const approvals = new ApprovalBinding();
   let signaturesUnchecked = false;
   const readCheckpoint = (e: AuditEvent, source: "witness" | "store") => {
     if (e.type !== "audit.checkpoint") return;
@@ -191,12 +250,19 @@ export async function verifyChain(
       signaturesUnchecked = true;
     }
     if (d.reason === "prune") {
+      approvals.pruned();
       const f = factsOf(d.chainId);
       if (!f.anchor || d.seq > f.anchor.seq) f.anchor = { seq: d.seq, hash: d.hash };
       return;
     }
     const claim: Claim = { chainId: d.chainId, seq: d.seq, hash: d.hash, eventId: e.id, source };
     claims.push(claim);
+    if (typeof d.root === "string") {
+      const key = `${d.chainId}:${d.seq}`;
+      const list = rootClaims.get(key) ?? [];
+      list.push({ root: d.root, eventId: e.id, source });
+      rootClaims.set(key, list);
+    }
     if (source === "witness") witnessBySeq.set(`${d.chainId}:${d.seq}`, claim);
     if (source === "store" && e.chain && d.chainId === e.chain.id) {
       const f = factsOf(e.chain.id);
@@ -209,7 +275,10 @@ export async function verifyChain(
     for await (const e of options.witness as AsyncIterable<AuditEvent>)
       readCheckpoint(e, "witness");
   }
-  for await (const e of store.stream({ type: "audit.checkpoint" })) readCheckpoint(e, "store");
+  for await (const e of store.stream({ type: ["audit.checkpoint", "approval.request"] })) {
+    if (e.type === "approval.request") approvals.request(e);
+    else readCheckpoint(e, "store");
+  }
   if (signaturesUnchecked) {
     warnings.push({
       kind: "unsigned-checkpoint",
@@ -238,6 +307,8 @@ export async function verifyChain(
         rival: undefined,
         linkErrors: 0,
         mismatches: [],
+        // A pruned head's leaves are gone: the roots of such a chain cannot be recomputed.
+        tree: anchor ? undefined : new MerkleFrontier(),
       };
       chains.set(id, s);
     }
@@ -255,11 +326,13 @@ export async function verifyChain(
 
   // Takes the event with seq === s.next. `afterGap` skips the link check after missing events.
   const accept = (s: ChainState, l: Link, afterGap: boolean) => {
+    if (afterGap) s.tree = undefined;
     if (!afterGap && l.prev !== s.lastHash) {
       if (s.rival && l.prev === s.rival.hash && s.last) {
         // The link points at the rival: the event accepted before it was the inserted one.
         duplicate(s, s.last);
         s.rival = undefined;
+        s.tree = undefined;
       } else {
         s.linkErrors++;
         problem({
@@ -286,6 +359,23 @@ export async function verifyChain(
         message: `chain ${s.id}: seq ${l.seq} (event ${l.eventId}) is stored before seq ${s.last.seq} (event ${s.last.eventId}); a time was changed`,
       });
     }
+    if (s.tree) {
+      s.tree.push(l.leaf);
+      const claimed = rootClaims.get(`${s.id}:${l.seq}`);
+      if (claimed) {
+        const root = s.tree.root().toString("hex");
+        for (const c of claimed) {
+          if (c.root === root) continue;
+          problem({
+            kind: "root-mismatch",
+            chainId: s.id,
+            seq: l.seq,
+            eventId: c.eventId,
+            message: `${c.source} checkpoint ${c.eventId} names Merkle root ${c.root.slice(0, 16)}… for chain ${s.id} events 1..${l.seq}, but the stored events give ${root.slice(0, 16)}…`,
+          });
+        }
+      }
+    }
     s.next = l.seq + 1;
     s.lastHash = l.hash;
     s.last = l;
@@ -298,7 +388,8 @@ export async function verifyChain(
   };
   // Reports the seqs missing before the smallest pending one and carries on from there.
   const skipGap = (s: ChainState) => {
-    const min = Math.min(...s.pending.keys());
+    let min = Number.POSITIVE_INFINITY;
+    for (const k of s.pending.keys()) if (k < min) min = k;
     const p = s.pending.get(min)!;
     const range = min - 1 > s.next ? `${s.next}..${min - 1}` : `${s.next}`;
     const where = s.last
@@ -318,9 +409,46 @@ export async function verifyChain(
     drain(s);
   };
 
+  // One event as read from the store, in the store's order.
   let events = 0;
-  for await (const e of store.stream()) {
+  let previous: AuditEvent | undefined;
+  let previousLocation: string | undefined;
+  const check = (e: AuditEvent, location: string | undefined) => {
+    if (previous) {
+      if (e.id === previous.id && e.chain?.hash === previous.chain?.hash) {
+        // The same event stored twice side by side (a retried write): readers see it once.
+        return;
+      }
+      if (outOfOrder(previous, e)) {
+        problem({
+          kind: "store-order",
+          chainId: e.chain?.id,
+          seq: e.chain?.seq,
+          eventId: e.id,
+          ...(location !== undefined && { location }),
+          message: `event ${e.id} (${e.time}) is stored after event ${previous.id} (${previous.time})${previousLocation ? ` at ${previousLocation}` : ""} but sorts before it: stored rows were swapped or moved`,
+        });
+      }
+    }
+    previous = e;
+    previousLocation = location;
     events++;
+    if (e.type === "approval.resolve") {
+      const unbound = approvals.check(e);
+      if (unbound) {
+        const finding: ChainProblem = {
+          kind: "unbound-resolution",
+          chainId: e.chain?.id,
+          seq: e.chain?.seq,
+          eventId: e.id,
+          message: `resolution ${e.id} of approval ${String(e.data.approvalId)} is not bound to its request: ${unbound.reason}`,
+        };
+        if (unbound.maybePruned) {
+          finding.message += " (the trail was pruned: the request may have been pruned with it)";
+          warn(finding);
+        } else problem(finding);
+      }
+    }
     const c = e.chain;
     if (
       !c ||
@@ -335,20 +463,34 @@ export async function verifyChain(
         eventId: e.id,
         message: `event ${e.id} (${e.type}, ${e.time}) carries no valid chain link`,
       });
-      continue;
+      return;
     }
     const s = stateOf(e);
     s.count++;
-    const l: Link = { seq: c.seq, prev: c.prev, hash: c.hash, eventId: e.id, time: e.time };
-    if (hashEvent(e, options.key) !== c.hash) {
+    const input = chainInput(e);
+    const l: Link = {
+      seq: c.seq,
+      prev: c.prev,
+      hash: c.hash,
+      eventId: e.id,
+      time: e.time,
+      leaf: leafHash(input),
+    };
+    const hash = (keyBytes === undefined ? createHash("sha256") : createHmac("sha256", keyBytes))
+      .update(input, "utf8")
+      .digest("hex");
+    if (hash !== c.hash) {
       s.bad++;
-      s.mismatches.push({
-        kind: "hash-mismatch",
-        chainId: c.id,
-        seq: c.seq,
-        eventId: e.id,
-        message: `chain ${c.id} seq ${c.seq}: event ${e.id} (${e.type}) does not match its hash: its content was modified`,
-      });
+      // Bounded: a chain checked with the wrong key mismatches everywhere, and is reported once.
+      if (s.mismatches.length < maxProblems) {
+        s.mismatches.push({
+          kind: "hash-mismatch",
+          chainId: c.id,
+          seq: c.seq,
+          eventId: e.id,
+          message: `chain ${c.id} seq ${c.seq}: event ${e.id} (${e.type}) does not match its hash: its content was modified`,
+        });
+      }
     }
     const witnessed = witnessBySeq.get(`${c.id}:${c.seq}`);
     if (witnessed && witnessed.hash !== c.hash) {
@@ -402,6 +544,53 @@ export async function verifyChain(
       s.pending.set(c.seq, l);
       if (s.pending.size > PENDING_LIMIT) skipGap(s);
     }
+  };
+
+  if (store.storedRows) {
+    const unknownColumns = new Set<string>();
+    for await (const row of store.storedRows()) {
+      const r = readStoredRow(row);
+      if ("unreadable" in r) {
+        warn({
+          kind: "unreadable",
+          ...(r.eventId !== undefined && { eventId: r.eventId }),
+          location: r.location,
+          message: `${r.location}${r.eventId ? ` (event ${r.eventId})` : ""} is ${r.unreadable}; it was skipped (a torn write, or damage: the chains report what it held)`,
+        });
+        continue;
+      }
+      const e = r.event;
+      if (r.violation) {
+        problem({
+          kind: "non-strict-json",
+          chainId: e.chain?.id,
+          seq: e.chain?.seq,
+          eventId: e.id,
+          location: r.location,
+          message: `event ${e.id} at ${r.location}: the stored text is not strict JSON (${r.violation.rule}): ${r.violation.detail}`,
+        });
+      }
+      for (const d of r.columns) {
+        problem({
+          kind: "column-mismatch",
+          chainId: e.chain?.id,
+          seq: e.chain?.seq,
+          eventId: e.id,
+          location: r.location,
+          message: `event ${e.id} at ${r.location}: indexed column ${d.column} holds ${JSON.stringify(d.stored)} but the body says ${JSON.stringify(d.body)}; filters on it see another trail`,
+        });
+      }
+      for (const u of r.unknown) unknownColumns.add(u);
+      check(e, r.location);
+    }
+    if (unknownColumns.size > 0) {
+      warnings.push({
+        kind: "column-mismatch",
+        message: `the store reports columns verify does not know, not compared: ${[...unknownColumns].join(", ")}`,
+      });
+    }
+  } else {
+    for await (const e of store.stream()) check(e, undefined);
   }
 
   const summaries: ChainSummary[] = [];
@@ -422,7 +611,10 @@ export async function verifyChain(
             : undefined;
     if (keyMismatch && s.bad > 0)
       problem({ kind: "wrong-key", chainId: s.id, message: keyMismatch });
-    else for (const m of s.mismatches) problem(m);
+    else {
+      for (const m of s.mismatches) problem(m);
+      unlisted += s.bad - s.mismatches.length;
+    }
     const closed = f.finalSeq !== undefined;
     if (!closed) {
       const p: ChainProblem = {
@@ -433,7 +625,7 @@ export async function verifyChain(
         message: `chain ${s.id} has no final checkpoint after seq ${s.maxSeq} (event ${s.maxSeqEventId}): its auditor is still open, crashed, or the tail was cut off`,
       };
       if (options.requireClosed) problem(p);
-      else warnings.push(p);
+      else warn(p);
     }
     const summary: ChainSummary = {
       id: s.id,
@@ -476,4 +668,26 @@ export async function verifyChain(
     warnings,
     unlisted,
   };
+}
+
+// True when `b`, read after `a`, sorts before it. Stores order ids by UTF-16 code units (files,
+// memory) or by code points (SQL's binary and "C" collations); an id pair only one of them calls
+// ordered is not evidence.
+function outOfOrder(a: AuditEvent, b: AuditEvent): boolean {
+  if (a.time !== b.time) return b.time < a.time;
+  if (b.id >= a.id) return false;
+  return codePointCompare(b.id, a.id) < 0;
+}
+
+function codePointCompare(x: string, y: string): number {
+  const ix = x[Symbol.iterator]();
+  const iy = y[Symbol.iterator]();
+  for (;;) {
+    const a = ix.next();
+    const b = iy.next();
+    if (a.done || b.done) return a.done ? (b.done ? 0 : -1) : 1;
+    const ca = a.value.codePointAt(0)!;
+    const cb = b.value.codePointAt(0)!;
+    if (ca !== cb) return ca < cb ? -1 : 1;
+  }
 }
