@@ -15,7 +15,9 @@ import {
   resolvePrune,
   type StoreCapabilities,
   StoreError,
+  type StoredRow,
 } from "@audit/core";
+import { existsSync } from "node:fs";
 import BetterSqlite3, { type Database, type Statement } from "better-sqlite3";
 import { migrate } from "./migrations.js";
 import { filterToSql } from "./sql-filter.js";
@@ -56,6 +58,12 @@ export interface SqliteStoreOptions {
    * @default 250
    */
   pollIntervalMs?: number;
+  /**
+   * Open an existing trail for reading only (`audit verify` does): nothing is created or migrated,
+   * and a missing file, or one that holds no audit trail, is a `StoreError`. Appends are refused.
+   * @default false
+   */
+  readOnly?: boolean;
 }
 
 const PAGE = 1000;
@@ -87,6 +95,7 @@ export class SqliteStore implements AuditStore {
   readonly #cursorLookup: Statement;
   readonly #appendTx: (rows: readonly InsertRow[]) => number;
   readonly #thread: WriteThread | undefined;
+  readonly #readOnly: boolean;
   #approxCount = 0;
   #closed = false;
   #subscriptions = new Set<NodeJS.Timeout>();
@@ -105,8 +114,11 @@ export class SqliteStore implements AuditStore {
       }
       this.filename = filename;
       try {
-        this.#db = new BetterSqlite3(filename, { timeout: options.busyTimeoutMs ?? 5000 });
+        this.#db = options.readOnly
+          ? openExisting(filename, options.busyTimeoutMs ?? 5000)
+          : new BetterSqlite3(filename, { timeout: options.busyTimeoutMs ?? 5000 });
       } catch (err) {
+        if (err instanceof AuditError) throw err;
         throw new StoreError(
           "sqlite",
           `cannot open ${filename} (${describe(err)}); check that the directory exists and is writable`,
@@ -118,11 +130,20 @@ export class SqliteStore implements AuditStore {
       this.#owned = true;
     }
     const db = this.#db;
+    this.#readOnly = options.readOnly === true;
     try {
       db.pragma(`busy_timeout = ${Math.max(0, Math.floor(options.busyTimeoutMs ?? 5000))}`);
-      if (this.filename !== ":memory:" && this.filename !== "") db.pragma("journal_mode = WAL");
-      db.pragma(`synchronous = ${options.synchronous === "normal" ? "NORMAL" : "FULL"}`);
-      migrate(db);
+      if (this.#readOnly) assertHoldsTrail(db, this.filename);
+    } catch (err) {
+      if (this.#owned) db.close();
+      if (err instanceof AuditError) throw err;
+      throw new StoreError("sqlite", `cannot read ${this.filename}: ${describe(err)}`, {
+        cause: err,
+      });
+    }
+    try {
+      // A reader changes nothing: no journal mode, no migration.
+      if (!this.#readOnly) prepareForWriting(db, this.filename, options);
     } catch (err) {
       if (this.#owned) db.close();
       throw new StoreError("sqlite", `cannot prepare ${this.filename}: ${describe(err)}`, {
@@ -140,7 +161,7 @@ export class SqliteStore implements AuditStore {
     // IMMEDIATE takes the write lock up front, so two writers never deadlock upgrading a read lock.
     this.#appendTx = (rows) => tx.immediate(rows);
     const fileDb = this.#owned && this.filename !== ":memory:" && this.filename !== "";
-    if (fileDb && options.writeThread !== false) {
+    if (fileDb && options.writeThread !== false && !this.#readOnly) {
       this.#thread = new WriteThread(
         this.filename,
         Math.max(0, Math.floor(options.busyTimeoutMs ?? 5000)),
@@ -180,6 +201,9 @@ export class SqliteStore implements AuditStore {
 
   async append(events: readonly AuditEvent[]): Promise<void> {
     this.#check();
+    if (this.#readOnly) {
+      throw new StoreError("sqlite", `${this.filename} was opened read-only; nothing is written`);
+    }
     assertValidBatch(events);
     if (events.length === 0) return;
     const rows = events.map(toRow);
@@ -305,6 +329,55 @@ export class SqliteStore implements AuditStore {
       .run(boundary.time, boundary.time, boundary.id).changes;
   }
 
+  /**
+   * Every row as stored, for `verifyChain`: the body's bytes exactly (so text that is not valid
+   * UTF-8 is seen) and every indexed column, in the `(time, id)` order of the columns, which is the
+   * order every read returns. Keyset pages: constant memory.
+   */
+  async *storedRows(): AsyncIterable<StoredRow> {
+    this.#check();
+    const columns =
+      "pk, id, time, type, actor, session_id, run_id, approval_id, risk_level, chain_id, chain_seq, CAST(body AS BLOB) AS body";
+    const first = this.#db.prepare(
+      `SELECT ${columns} FROM audit_events ORDER BY time, id LIMIT ${PAGE}`,
+    );
+    const next = this.#db.prepare(
+      `SELECT ${columns} FROM audit_events WHERE time > ? OR (time = ? AND id > ?) ORDER BY time, id LIMIT ${PAGE}`,
+    );
+    let cursor: { time: string; id: string } | undefined;
+    for (;;) {
+      this.#check();
+      const rows = this.#wrap(
+        "read rows",
+        () =>
+          (cursor
+            ? next.all(cursor.time, cursor.time, cursor.id)
+            : first.all()) as StoredSqliteRow[],
+      );
+      for (const r of rows) {
+        yield {
+          location: `row ${r.pk}`,
+          text: r.body,
+          columns: {
+            id: r.id,
+            time: r.time,
+            type: r.type,
+            actor: r.actor,
+            sessionId: r.session_id,
+            runId: r.run_id,
+            approvalId: r.approval_id,
+            riskLevel: r.risk_level,
+            chainId: r.chain_id,
+            chainSeq: r.chain_seq,
+          },
+        };
+      }
+      if (rows.length < PAGE) return;
+      const last = rows[rows.length - 1]!;
+      cursor = { time: last.time, id: last.id };
+    }
+  }
+
   /** Polls for rows added after the call (by any process) and passes the matching ones on. */
   subscribe(filter: AuditFilter, onEvent: (event: AuditEvent) => void): () => void {
     this.#check();
@@ -348,6 +421,55 @@ export class SqliteStore implements AuditStore {
     this.#subscriptions.clear();
     await this.#thread?.close();
     if (this.#owned) this.#db.close();
+  }
+}
+
+interface StoredSqliteRow {
+  pk: number;
+  id: string;
+  time: string;
+  type: string;
+  actor: string | null;
+  session_id: string | null;
+  run_id: string | null;
+  approval_id: string | null;
+  risk_level: number | null;
+  chain_id: string | null;
+  chain_seq: number | null;
+  body: Uint8Array;
+}
+
+function prepareForWriting(db: Database, filename: string, options: SqliteStoreOptions): void {
+  if (filename !== ":memory:" && filename !== "") db.pragma("journal_mode = WAL");
+  db.pragma(`synchronous = ${options.synchronous === "normal" ? "NORMAL" : "FULL"}`);
+  migrate(db);
+}
+
+// Opens a database that must already exist, read-only: a mistyped path creates no file.
+function openExisting(filename: string, timeout: number): Database {
+  if (filename === ":memory:" || filename === "") {
+    throw new AuditConfigError("[audit] [sqlite] an in-memory database cannot be opened read-only");
+  }
+  if (!existsSync(filename)) {
+    throw new StoreError(
+      "sqlite",
+      `${filename} does not exist: there is no trail to read there (check the path)`,
+      { code: "AUDIT_STORE_MISSING" },
+    );
+  }
+  return new BetterSqlite3(filename, { readonly: true, fileMustExist: true, timeout });
+}
+
+function assertHoldsTrail(db: Database, filename: string): void {
+  const table = db
+    .prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'audit_events'")
+    .get();
+  if (!table) {
+    throw new StoreError(
+      "sqlite",
+      `${filename} holds no audit trail (no audit_events table): is it the right file?`,
+      { code: "AUDIT_STORE_MISSING" },
+    );
   }
 }
 
