@@ -93,14 +93,6 @@ export {
   verifyInclusion,
 } from "./integrity/merkle.js";
 export {
-  checkStrictJson,
-  decodeUtf8Strict,
-  parseStrictJson,
-  StrictJsonError,
-  type StrictJsonRule,
-  type StrictJsonViolation,
-} from "./integrity/strict-json.js";
-export {
   noteKeyId,
   noteSignedBy,
   noteVerifierKey,
@@ -109,6 +101,14 @@ export {
   rawEd25519PublicKey,
   signNote,
 } from "./integrity/signed-note.js";
+export {
+  checkStrictJson,
+  decodeUtf8Strict,
+  parseStrictJson,
+  StrictJsonError,
+  type StrictJsonRule,
+  type StrictJsonViolation,
+} from "./integrity/strict-json.js";
 export {
   type ChainAlgorithm,
   ChainSealer,

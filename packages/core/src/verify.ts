@@ -1,5 +1,8 @@
 import { createHash, createHmac, type KeyObject } from "node:crypto";
 import type { AuditEvent } from "./event.js";
+import { ApprovalBinding } from "./integrity/approval-binding.js";
+import { leafHash, MerkleFrontier } from "./integrity/merkle.js";
+import { readStoredRow } from "./integrity/stored-rows.js";
 import {
   type CheckpointData,
   chainInput,
@@ -7,9 +10,6 @@ import {
   keyIdOf,
   toPublicKey,
 } from "./integrity.js";
-import { ApprovalBinding } from "./integrity/approval-binding.js";
-import { leafHash, MerkleFrontier } from "./integrity/merkle.js";
-import { readStoredRow } from "./integrity/stored-rows.js";
 import type { AuditStore } from "./store.js";
 
 /** What kind of problem `verifyChain` found. */

@@ -19,11 +19,17 @@ import {
   resolveFilter,
   resolvePrune,
   type StoreCapabilities,
-  StoreError,
   type StoredRow,
+  StoreError,
   uuidv7Time,
 } from "@audit/core";
-import { type FileLine, type FileLineBytes, readLineBytes, readLines, readLinesBackward } from "./lines.js";
+import {
+  type FileLine,
+  type FileLineBytes,
+  readLineBytes,
+  readLines,
+  readLinesBackward,
+} from "./lines.js";
 import { DirectoryLock } from "./lock.js";
 
 /** How events are split into files. */
@@ -703,7 +709,10 @@ interface RawHead {
   key: Key | undefined;
 }
 
-async function nextRaw(file: string, it: AsyncGenerator<FileLineBytes>): Promise<RawHead | undefined> {
+async function nextRaw(
+  file: string,
+  it: AsyncGenerator<FileLineBytes>,
+): Promise<RawHead | undefined> {
   const r = await it.next();
   if (r.done) return undefined;
   let key: Key | undefined;

@@ -14,8 +14,8 @@ import {
   resolveFilter,
   resolvePrune,
   type StoreCapabilities,
-  StoreError,
   type StoredRow,
+  StoreError,
 } from "@audit/core";
 import pg from "pg";
 import { ident, type Layout, migrate } from "./migrations.js";
@@ -250,7 +250,10 @@ export class PostgresStore implements AuditStore {
   async append(events: readonly AuditEvent[]): Promise<void> {
     this.#check();
     if (this.#readOnly) {
-      throw new StoreError("postgres", `schema ${this.schema} was opened read-only; nothing is written`);
+      throw new StoreError(
+        "postgres",
+        `schema ${this.schema} was opened read-only; nothing is written`,
+      );
     }
     assertValidBatch(events);
     if (events.length === 0) return;

@@ -1,3 +1,4 @@
+import { existsSync } from "node:fs";
 import {
   AuditClosedError,
   AuditConfigError,
@@ -14,10 +15,9 @@ import {
   resolveFilter,
   resolvePrune,
   type StoreCapabilities,
-  StoreError,
   type StoredRow,
+  StoreError,
 } from "@audit/core";
-import { existsSync } from "node:fs";
 import BetterSqlite3, { type Database, type Statement } from "better-sqlite3";
 import { migrate } from "./migrations.js";
 import { filterToSql } from "./sql-filter.js";

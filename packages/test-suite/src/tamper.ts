@@ -186,26 +186,29 @@ export function tamperSuite(t: TestApi, h: TamperHarness): void {
         },
       );
 
-      t.it("finds a resolution inserted for a pending approval (unclosed, or hash-mismatch)", async () => {
-        const trail = await writeTrail(key);
-        const request = trail.requestOf(trail.pending);
-        const forged: AuditEvent = {
-          id: resolutionEventId(trail.pending),
-          type: "approval.resolve",
-          time: new Date(Date.parse(request.time) + 1).toISOString(),
-          actor: "mallory",
-          risk: "high",
-          data: { approvalId: trail.pending, outcome: "approve", resolvedBy: "mallory" },
-          chain: { id: uuidv7(), seq: 1, prev: "", hash: "" },
-        };
-        forged.chain!.hash = hashEvent(forged);
-        await appendRaw(h, trail.location, forged);
-        const report = await verify(trail, key);
-        t.expect(report.ok).toBe(false);
-        // Without the key the forged chain's hash holds, but nobody can sign its closing checkpoint.
-        t.expect(named(report, "unclosed")).toContain(forged.id);
-        if (key !== undefined) t.expect(named(report, "hash-mismatch")).toContain(forged.id);
-      });
+      t.it(
+        "finds a resolution inserted for a pending approval (unclosed, or hash-mismatch)",
+        async () => {
+          const trail = await writeTrail(key);
+          const request = trail.requestOf(trail.pending);
+          const forged: AuditEvent = {
+            id: resolutionEventId(trail.pending),
+            type: "approval.resolve",
+            time: new Date(Date.parse(request.time) + 1).toISOString(),
+            actor: "mallory",
+            risk: "high",
+            data: { approvalId: trail.pending, outcome: "approve", resolvedBy: "mallory" },
+            chain: { id: uuidv7(), seq: 1, prev: "", hash: "" },
+          };
+          forged.chain!.hash = hashEvent(forged);
+          await appendRaw(h, trail.location, forged);
+          const report = await verify(trail, key);
+          t.expect(report.ok).toBe(false);
+          // Without the key the forged chain's hash holds, but nobody can sign its closing checkpoint.
+          t.expect(named(report, "unclosed")).toContain(forged.id);
+          if (key !== undefined) t.expect(named(report, "hash-mismatch")).toContain(forged.id);
+        },
+      );
 
       t.it("finds resolutions not bound to a request (unbound-resolution)", async () => {
         const trail = await writeTrail(key);
@@ -285,14 +288,21 @@ export function tamperSuite(t: TestApi, h: TamperHarness): void {
           t.expect(kinds(report)).toEqual(["column-mismatch"]);
         });
       } else {
-        t.it("finds a risk changed in a stored line (hash-mismatch): files have no columns", async () => {
-          const trail = await writeTrail(key);
-          const request = trail.requestOf(trail.pending);
-          const text = await h.raw.getText(trail.location, request.id);
-          await h.raw.setText(trail.location, request.id, text.replace('"risk":"high"', '"risk":"low"'));
-          const report = await verify(trail, key);
-          t.expect(named(report, "hash-mismatch")).toContain(request.id);
-        });
+        t.it(
+          "finds a risk changed in a stored line (hash-mismatch): files have no columns",
+          async () => {
+            const trail = await writeTrail(key);
+            const request = trail.requestOf(trail.pending);
+            const text = await h.raw.getText(trail.location, request.id);
+            await h.raw.setText(
+              trail.location,
+              request.id,
+              text.replace('"risk":"high"', '"risk":"low"'),
+            );
+            const report = await verify(trail, key);
+            t.expect(named(report, "hash-mismatch")).toContain(request.id);
+          },
+        );
       }
 
       t.it("finds a duplicate key in stored text (non-strict-json)", async () => {

@@ -30,7 +30,12 @@ export class ApprovalBinding {
   request(e: AuditEvent): void {
     const id = e.data.approvalId;
     if (typeof id !== "string" || this.#requests.has(id)) return;
-    this.#requests.set(id, { eventId: e.id, time: e.time, chainId: e.chain?.id, seq: e.chain?.seq });
+    this.#requests.set(id, {
+      eventId: e.id,
+      time: e.time,
+      chainId: e.chain?.id,
+      seq: e.chain?.seq,
+    });
   }
 
   /** Notes that the trail was pruned, so a request may be gone for a legitimate reason. */
