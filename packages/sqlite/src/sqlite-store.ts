@@ -342,7 +342,7 @@ export class SqliteStore implements AuditStore {
       `SELECT ${columns} FROM audit_events ORDER BY time, id LIMIT ${PAGE}`,
     );
     const next = this.#db.prepare(
-      `SELECT ${columns} FROM audit_events WHERE time > ? OR (time = ? AND id > ?) ORDER BY time, id LIMIT ${PAGE}`,
+      `SELECT ${columns} FROM audit_events WHERE (time, id) > (?, ?) ORDER BY time, id LIMIT ${PAGE}`,
     );
     let cursor: { time: string; id: string } | undefined;
     for (;;) {
@@ -351,7 +351,7 @@ export class SqliteStore implements AuditStore {
         "read rows",
         () =>
           (cursor
-            ? next.all(cursor.time, cursor.time, cursor.id)
+            ? next.all(cursor.time, cursor.id)
             : first.all()) as StoredSqliteRow[],
       );
       for (const r of rows) {
