@@ -415,7 +415,11 @@ export async function verifyChain(
   let previousLocation: string | undefined;
   const check = (e: AuditEvent, location: string | undefined) => {
     if (previous) {
-      if (e.id === previous.id && e.chain?.hash === previous.chain?.hash) {
+      if (
+        e.id === previous.id &&
+        e.chain?.hash === previous.chain?.hash &&
+        chainInput(e) === chainInput(previous)
+      ) {
         // The same event stored twice side by side (a retried write): readers see it once.
         return;
       }
