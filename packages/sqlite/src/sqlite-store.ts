@@ -349,10 +349,7 @@ export class SqliteStore implements AuditStore {
       this.#check();
       const rows = this.#wrap(
         "read rows",
-        () =>
-          (cursor
-            ? next.all(cursor.time, cursor.id)
-            : first.all()) as StoredSqliteRow[],
+        () => (cursor ? next.all(cursor.time, cursor.id) : first.all()) as StoredSqliteRow[],
       );
       for (const r of rows) {
         yield {
