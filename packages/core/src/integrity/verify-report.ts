@@ -109,8 +109,11 @@ export interface VerifyOptions {
 
 /** Collects findings: problems up to `maxProblems` (the rest counted), warnings likewise. */
 export class Findings {
+  /** Problems listed so far. */
   readonly problems: ChainProblem[] = [];
+  /** Warnings listed so far. */
   readonly warnings: ChainProblem[] = [];
+  /** Problems beyond `maxProblems`, counted only. */
   unlisted = 0;
   readonly #max: number;
 
@@ -118,15 +121,18 @@ export class Findings {
     this.#max = maxProblems;
   }
 
+  /** The most problems listed (`maxProblems`). */
   get max(): number {
     return this.#max;
   }
 
+  /** Records evidence of tampering or damage. */
   problem(p: ChainProblem): void {
     if (this.problems.length < this.#max) this.problems.push(p);
     else this.unlisted++;
   }
 
+  /** Records something to know that is not evidence by itself. */
   warn(p: ChainProblem): void {
     if (this.warnings.length < this.#max) this.warnings.push(p);
   }
