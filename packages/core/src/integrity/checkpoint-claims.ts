@@ -37,6 +37,7 @@ export interface ChainFacts {
  * Memory grows with the number of checkpoints, not of events.
  */
 export class CheckpointClaims {
+  /** Every head claim read (prune anchors excepted). */
   readonly claims: Claim[] = [];
   readonly #facts = new Map<string, ChainFacts>();
   readonly #witnessBySeq = new Map<string, Claim>();
