@@ -136,12 +136,15 @@ Examples:
   audit stats --format json`,
   verify: `audit verify — check every hash chain; exit 1 and list each problem if any
 
-Usage: audit verify [--key KEY] [--public-key FILE] [--witness URL] [--require-closed] [--format table|json]
+Usage: audit verify [--key KEY] [--public-key FILE] [--witness URL] [--require-closed] [--allow-empty] [--format table|json]
 
   --key KEY          HMAC key of the chains (default: AUDIT_CHAIN_KEY)
   --public-key FILE  Ed25519 public key (PEM) to check checkpoint signatures
   --witness URL      a store holding witnessed checkpoints
   --require-closed   a chain without its final checkpoint is a problem
+  --allow-empty      an existing store with no events is OK (otherwise it fails)
+
+The store is opened read-only: a store that does not exist is an error, and nothing is created.
 
 Examples:
   audit verify --store sqlite:./audit.db
@@ -254,11 +257,15 @@ function formatOf(values: Record<string, unknown>, io: CliIo, allowed: Format[])
   return f as Format;
 }
 
-async function storeFrom(url: string | undefined, io: CliIo): Promise<AuditStore> {
+async function storeFrom(
+  url: string | undefined,
+  io: CliIo,
+  options?: { readOnly: boolean },
+): Promise<AuditStore> {
   const u = url ?? io.env.AUDIT_STORE;
   if (!u)
     throw new UsageError("no store: pass --store URL or set AUDIT_STORE (e.g. sqlite:./audit.db)");
-  return openStore(u);
+  return openStore(u, options);
 }
 
 function printEvents(
@@ -513,6 +520,7 @@ async function verify(args: string[], io: CliIo): Promise<number> {
     "public-key": { type: "string" },
     witness: { type: "string" },
     "require-closed": { type: "boolean" },
+    "allow-empty": { type: "boolean" },
     format: { type: "string", short: "o" },
     help: { type: "boolean", short: "h" },
   });
@@ -527,8 +535,14 @@ async function verify(args: string[], io: CliIo): Promise<number> {
       );
     }
   }
-  const store = await storeFrom(values.store, io);
-  const witness = values.witness ? await openStore(values.witness) : undefined;
+  // Read-only: verifying a mistyped path must not create an empty store there.
+  const store = await storeFrom(values.store, io, { readOnly: true });
+  const witness = values.witness
+    ? await openStore(values.witness, { readOnly: true }).catch(async (err: unknown) => {
+        await store.close();
+        throw err;
+      })
+    : undefined;
   try {
     const key = values.key ?? io.env.AUDIT_CHAIN_KEY;
     const report = await verifyChain(store, {
@@ -537,6 +551,12 @@ async function verify(args: string[], io: CliIo): Promise<number> {
       ...(witness && { witness: witness.stream({ type: "audit.checkpoint" }) }),
       requireClosed: values["require-closed"] === true,
     });
+    if (report.events === 0 && values["allow-empty"] !== true) {
+      io.stderr.write(
+        "audit verify: the store holds no events, so there is no trail to verify (pass --allow-empty if an empty trail is expected)\n",
+      );
+      return 1;
+    }
     if (values.format === "json") {
       io.stdout.write(JSON.stringify(report, null, 2) + "\n");
     } else {

@@ -1,5 +1,5 @@
 import { execFile, spawn } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -211,11 +211,49 @@ describe("audit verify", () => {
     expect(bad.code).toBe(1);
     expect(bad.stdout).toContain(`PROBLEM hash-mismatch: chain`);
     expect(bad.stdout).toContain(row.id);
-    expect(bad.stdout).toContain("FAILED: 1 problems");
+    // The edited event, and the Merkle root that the chain's final checkpoint names.
+    expect(bad.stdout).toContain("PROBLEM root-mismatch: ");
+    expect(bad.stdout).toContain("FAILED: 2 problems");
     const json = JSON.parse(
       (await audit(["verify", "--store", `sqlite:${copy}`, "-o", "json"])).stdout,
-    );
-    expect(json.problems[0].eventId).toBe(row.id);
+    ) as { problems: { kind: string; eventId: string }[] };
+    expect(json.problems.find((p) => p.kind === "hash-mismatch")?.eventId).toBe(row.id);
+  });
+
+  it("fails on a store that does not exist, and creates nothing", async () => {
+    const typo = join(dir, "typo.db");
+    const r = await audit(["verify", "--store", `sqlite:${typo}`]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("does not exist");
+    expect(existsSync(typo)).toBe(false);
+    expect(existsSync(`${typo}-wal`)).toBe(false);
+    const missingDir = join(dir, "no-such-logs");
+    const j = await audit(["verify", "--store", `jsonl:${missingDir}`]);
+    expect(j.code).toBe(2);
+    expect(j.stderr).toContain("does not exist");
+    expect(existsSync(missingDir)).toBe(false);
+  });
+
+  it("fails on a file that holds no trail, without touching it", async () => {
+    const other = join(dir, "other.db");
+    new Database(other).close();
+    const r = await audit(["verify", "--store", `sqlite:${other}`]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("holds no audit trail");
+    const raw = new Database(other, { readonly: true });
+    expect(raw.prepare("SELECT count(*) AS n FROM sqlite_master").get()).toEqual({ n: 0 });
+    raw.close();
+  });
+
+  it("fails on an empty trail unless --allow-empty", async () => {
+    const empty = join(dir, "empty.db");
+    await (await openStore(`sqlite:${empty}`)).close();
+    const r = await audit(["verify", "--store", `sqlite:${empty}`]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain("holds no events");
+    const allowed = await audit(["verify", "--store", `sqlite:${empty}`, "--allow-empty"]);
+    expect(allowed.code).toBe(0);
+    expect(allowed.stdout).toContain("OK: every chain verifies");
   });
 });
 

@@ -115,6 +115,14 @@ export {
   signNote,
 } from "./integrity/signed-note.js";
 export {
+  checkStrictJson,
+  decodeUtf8Strict,
+  parseStrictJson,
+  StrictJsonError,
+  type StrictJsonRule,
+  type StrictJsonViolation,
+} from "./integrity/strict-json.js";
+export {
   type ChainAlgorithm,
   ChainSealer,
   type CheckpointData,
@@ -169,9 +177,11 @@ export {
 export type {
   AuditFilter,
   AuditStore,
+  IndexedColumn,
   PrunedChainHead,
   PruneOptions,
   StoreCapabilities,
+  StoredRow,
 } from "./store.js";
 export { assertValidBatch, assertValidEvent, isEventTime } from "./validate.js";
 export {

@@ -54,6 +54,45 @@ export interface PruneOptions {
 }
 
 /**
+ * An indexed column a store can report in {@link StoredRow.columns}, named after what it copies
+ * from the event: `id`, `time`, `type`, `actor`, `sessionId`, `runId`, `spanId`, `parentSpanId`,
+ * `traceId` (the envelope field, or null when absent); `approvalId` (`data.approvalId` when it is a
+ * string, else null); `risk` (the level's name) or `riskLevel` (its index in `RISK_LEVELS`, 0 = low);
+ * `chainId` and `chainSeq` (`chain.id`, `chain.seq`).
+ */
+export type IndexedColumn =
+  | "id"
+  | "time"
+  | "type"
+  | "actor"
+  | "sessionId"
+  | "runId"
+  | "spanId"
+  | "parentSpanId"
+  | "traceId"
+  | "approvalId"
+  | "risk"
+  | "riskLevel"
+  | "chainId"
+  | "chainSeq";
+
+/** One stored event as the store really holds it: what `verifyChain` checks a reader can rely on. */
+export interface StoredRow {
+  /** Where the row is, for findings: `"row 17"`, `"audit-2026-11-30.jsonl line 42"`. */
+  location: string;
+  /**
+   * The event's stored text exactly as kept (a SQL body, a JSONL line). Bytes when the store can
+   * give them, so that text that is not valid UTF-8 is seen rather than silently repaired.
+   */
+  text: string | Uint8Array;
+  /**
+   * The row's indexed columns (what filters such as `--risk high` read), as stored: every one must
+   * equal what the body says. Absent for stores without columns (files).
+   */
+  columns?: Partial<Record<IndexedColumn, string | number | null>>;
+}
+
+/**
  * Where the trail lives. Every store passes `@audit/test-suite`. Stores are thin translations of
  * this contract into one backend's idiom; batching, retries and spooling happen in the auditor.
  */
@@ -81,6 +120,15 @@ export interface AuditStore {
   count(filter?: AuditFilter): Promise<number>;
   /** Deletes old events; returns how many were deleted. */
   prune(options: PruneOptions): Promise<number>;
+  /**
+   * Every stored row, unparsed, for verification: each row exactly once (unreadable ones too), in
+   * the order the store's reads return events, `(time, id)` ascending as the store sorts them
+   * (files: each file's lines merged as `stream` merges them). Optional: when a store has it,
+   * `verifyChain` reads the trail through it and also checks that stored text is strict JSON,
+   * that every indexed column equals the body, and that the stored order is the trail's order.
+   * Constant memory.
+   */
+  storedRows?(): AsyncIterable<StoredRow>;
   /** Calls `onEvent` for each new matching event; returns the unsubscribe function. */
   subscribe?(filter: AuditFilter, onEvent: (event: AuditEvent) => void): () => void;
   /** Releases what the store opened. Idempotent. */

@@ -150,13 +150,18 @@ describe("verifyChain names the exact event", () => {
     });
     const report = await verifyChain(store);
     expect(report.ok).toBe(false);
-    expect(report.problems).toEqual([
+    // The edited event, and the Merkle root its chain's next checkpoint names.
+    expect(kinds(report)).toEqual(["hash-mismatch", "root-mismatch"]);
+    expect(report.problems).toContainEqual(
       expect.objectContaining({
         kind: "hash-mismatch",
         eventId: victim.id,
         seq: victim.chain!.seq,
         chainId: victim.chain!.id,
       }),
+    );
+    expect(report.problems.filter((p) => p.kind === "root-mismatch")).toEqual([
+      expect.objectContaining({ chainId: victim.chain!.id }),
     ]);
   });
 

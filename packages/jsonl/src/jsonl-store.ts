@@ -19,10 +19,17 @@ import {
   resolveFilter,
   resolvePrune,
   type StoreCapabilities,
+  type StoredRow,
   StoreError,
   uuidv7Time,
 } from "@audit/core";
-import { type FileLine, readLines, readLinesBackward } from "./lines.js";
+import {
+  type FileLine,
+  type FileLineBytes,
+  readLineBytes,
+  readLines,
+  readLinesBackward,
+} from "./lines.js";
 import { DirectoryLock } from "./lock.js";
 
 /** How events are split into files. */
@@ -52,6 +59,12 @@ export interface JsonlStoreOptions {
   lockTimeoutMs?: number;
   /** Receives a message for each unreadable line found while reading (torn or damaged). */
   onWarning?: (message: string) => void;
+  /**
+   * Open an existing trail for reading only (`audit verify` does): the directory is never created,
+   * a missing one is a `StoreError`, and appends and prunes are refused.
+   * @default false
+   */
+  readOnly?: boolean;
 }
 
 type Key = Pick<AuditEvent, "time" | "id">;
@@ -101,6 +114,7 @@ export class JsonlStore implements AuditStore {
   readonly #lockTimeoutMs: number;
   readonly #onWarning: ((message: string) => void) | undefined;
   readonly #lock: DirectoryLock;
+  readonly #readOnly: boolean;
   // What this process knows of each file and of the ids in each partition it has written to.
   readonly #segments = new Map<string, SegmentState>();
   readonly #ids = new Map<string, Set<string>>();
@@ -138,6 +152,7 @@ export class JsonlStore implements AuditStore {
     }
     this.#lockTimeoutMs = options.lockTimeoutMs ?? 10_000;
     this.#onWarning = options.onWarning;
+    this.#readOnly = options.readOnly === true;
     this.#lock = new DirectoryLock(this.dir);
   }
 
@@ -175,7 +190,14 @@ export class JsonlStore implements AuditStore {
     try {
       names = await readdir(this.dir);
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === "ENOENT") return [];
+      if ((err as NodeJS.ErrnoException).code === "ENOENT") {
+        if (!this.#readOnly) return [];
+        throw new StoreError(
+          "jsonl",
+          `${this.dir} does not exist: there is no trail to read there (check the path)`,
+          { code: "AUDIT_STORE_MISSING", cause: err },
+        );
+      }
       throw new StoreError("jsonl", `cannot read ${this.dir}: ${describe(err)}`, { cause: err });
     }
     const out: Segment[] = [];
@@ -315,6 +337,9 @@ export class JsonlStore implements AuditStore {
   }
 
   async #withLock<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.#readOnly) {
+      throw new StoreError("jsonl", `${this.dir} was opened read-only; nothing is written`);
+    }
     // In-process callers queue here; other processes queue on the lock file.
     const run = this.#tail.then(async () => {
       await this.#prepare();
@@ -625,11 +650,79 @@ export class JsonlStore implements AuditStore {
     return cut!;
   }
 
+  /**
+   * Every line as stored, for `verifyChain`: its bytes exactly, torn and unreadable lines
+   * included, each partition's files merged by `(time, id)` the way reads merge them — so a line
+   * moved inside a file comes out of order, as a reader would see it. No columns: files have none.
+   */
+  async *storedRows(): AsyncIterable<StoredRow> {
+    this.#check();
+    const segments = await this.#list();
+    const partitions = new Map<string, string[]>();
+    for (const s of segments) {
+      const list = partitions.get(s.partition) ?? [];
+      list.push(s.name);
+      partitions.set(s.partition, list);
+    }
+    for (const p of [...partitions.keys()].sort()) {
+      const heads: RawHead[] = [];
+      try {
+        for (const name of partitions.get(p)!) {
+          const it = readLineBytes(join(this.dir, name));
+          const head = await nextRaw(name, it);
+          if (head) heads.push(head);
+        }
+        while (heads.length > 0) {
+          // A line with no readable key goes out as soon as it is a head: it has no place to wait for.
+          let best = 0;
+          for (let i = 1; i < heads.length && heads[best]!.key; i++) {
+            const k = heads[i]!.key;
+            if (!k || compareEvents(k, heads[best]!.key!) < 0) best = i;
+          }
+          const head = heads[best]!;
+          this.#check();
+          yield { location: `${head.file} line ${head.line.line}`, text: head.line.bytes };
+          const next = await nextRaw(head.file, head.it);
+          if (next) heads[best] = next;
+          else heads.splice(best, 1);
+        }
+      } catch (err) {
+        if (err instanceof AuditError) throw err;
+        throw new StoreError("jsonl", `cannot read ${this.dir}: ${describe(err)}`, { cause: err });
+      } finally {
+        await Promise.all(heads.map((h) => h.it.return(undefined)));
+      }
+    }
+  }
+
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
     await this.#tail;
   }
+}
+
+interface RawHead {
+  file: string;
+  it: AsyncGenerator<FileLineBytes>;
+  line: FileLineBytes;
+  key: Key | undefined;
+}
+
+async function nextRaw(
+  file: string,
+  it: AsyncGenerator<FileLineBytes>,
+): Promise<RawHead | undefined> {
+  const r = await it.next();
+  if (r.done) return undefined;
+  let key: Key | undefined;
+  try {
+    const e = JSON.parse(r.value.bytes.toString("utf8")) as Partial<AuditEvent>;
+    if (typeof e.time === "string" && typeof e.id === "string") key = { time: e.time, id: e.id };
+  } catch {
+    // Unreadable: verification reports it.
+  }
+  return { file, it, line: r.value, key };
 }
 
 function adjacentDays(day: string): string[] {

@@ -13,12 +13,37 @@ const NEWLINE = 0x0a;
  * Reads a file's lines from the start, in fixed-size chunks: memory stays constant whatever the
  * file's size. Lines are split on bytes, so a multi-byte character is never cut.
  */
-export async function* readLines(path: string): AsyncGenerator<FileLine> {
+export function readLines(path: string): AsyncGenerator<FileLine> {
+  return scanLines(path, (piece, complete) => ({ text: piece.toString("utf8"), complete }));
+}
+
+/** One line's bytes exactly as stored, with its 1-based line number. */
+export interface FileLineBytes {
+  bytes: Buffer;
+  complete: boolean;
+  line: number;
+}
+
+/** Like {@link readLines}, but gives each line's bytes undecoded (what verification checks). */
+export function readLineBytes(path: string): AsyncGenerator<FileLineBytes> {
+  return scanLines(path, (piece, complete, line) => ({
+    bytes: Buffer.from(piece),
+    complete,
+    line,
+  }));
+}
+
+// `make` gets a view of the line that is only valid during the call.
+async function* scanLines<T>(
+  path: string,
+  make: (piece: Buffer, complete: boolean, line: number) => T,
+): AsyncGenerator<T> {
   const fh = await open(path, "r");
   try {
     const buf = Buffer.allocUnsafe(CHUNK);
     let carry: Buffer[] = [];
     let position = 0;
+    let line = 0;
     for (;;) {
       const { bytesRead } = await fh.read(buf, 0, CHUNK, position);
       if (bytesRead === 0) break;
@@ -30,17 +55,15 @@ export async function* readLines(path: string): AsyncGenerator<FileLine> {
         i = buf.indexOf(NEWLINE, i + 1)
       ) {
         const piece = buf.subarray(start, i);
-        const text =
-          carry.length > 0
-            ? Buffer.concat([...carry, piece]).toString("utf8")
-            : piece.toString("utf8");
+        const whole = carry.length > 0 ? Buffer.concat([...carry, piece]) : piece;
         carry = [];
         start = i + 1;
-        if (text.length > 0) yield { text, complete: true };
+        line++;
+        if (whole.length > 0) yield make(whole, true, line);
       }
       if (start < bytesRead) carry.push(Buffer.from(buf.subarray(start, bytesRead)));
     }
-    if (carry.length > 0) yield { text: Buffer.concat(carry).toString("utf8"), complete: false };
+    if (carry.length > 0) yield make(Buffer.concat(carry), false, line + 1);
   } finally {
     await fh.close();
   }

@@ -176,3 +176,39 @@ describe("prune", () => {
     );
   });
 });
+
+describe("read-only", () => {
+  it("reads an existing directory and refuses to write or prune, creating nothing", async () => {
+    const writer = new JsonlStore({ dir });
+    await writer.append(makeEvents(3, (i) => ({ time: timeAt(i) })));
+    await writer.close();
+    const before = readdirSync(dir).sort();
+    const reader = new JsonlStore({ dir, readOnly: true });
+    expect(await reader.count()).toBe(3);
+    await expect(reader.append([makeEvent()])).rejects.toThrow(/read-only/);
+    await expect(reader.prune({ keep: 1 })).rejects.toThrow(/read-only/);
+    await reader.close();
+    expect(readdirSync(dir).sort()).toEqual(before);
+  });
+
+  it("gives every stored line's bytes, torn ones too, in read order", async () => {
+    const writer = new JsonlStore({ dir, rotation: "single" });
+    const events = makeEvents(5, (i) => ({ time: timeAt(i) }));
+    await writer.append(events);
+    await writer.close();
+    appendFileSync(join(dir, "audit.jsonl"), '{"id":"torn');
+    const reader = new JsonlStore({ dir, readOnly: true });
+    const rows: { location: string; text: string }[] = [];
+    for await (const r of reader.storedRows()) {
+      expect(r.text).toBeInstanceOf(Uint8Array);
+      expect(r.columns).toBeUndefined();
+      rows.push({ location: r.location, text: Buffer.from(r.text as Uint8Array).toString() });
+    }
+    await reader.close();
+    expect(rows.map((r) => r.location)).toEqual(
+      [1, 2, 3, 4, 5, 6].map((n) => `audit.jsonl line ${n}`),
+    );
+    expect(rows.slice(0, 5).map((r) => JSON.parse(r.text).id)).toEqual(events.map((e) => e.id));
+    expect(rows[5]!.text).toBe('{"id":"torn');
+  });
+});

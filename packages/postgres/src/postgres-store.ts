@@ -14,6 +14,7 @@ import {
   resolveFilter,
   resolvePrune,
   type StoreCapabilities,
+  type StoredRow,
   StoreError,
 } from "@audit/core";
 import pg from "pg";
@@ -53,6 +54,13 @@ export interface PostgresStoreOptions {
    */
   minRetention?: string;
   /**
+   * Open an existing trail for reading only (`audit verify` does): nothing is migrated or created,
+   * a schema that does not exist (or holds no events table) is a `StoreError`, and appends are
+   * refused. Connections the store opens itself are read-only sessions.
+   * @default false
+   */
+  readOnly?: boolean;
+  /**
    * Connections in the pool the store creates.
    * @default 4
    */
@@ -65,6 +73,27 @@ export interface PostgresStoreOptions {
 }
 
 const PAGE = 1000;
+
+interface StoredPgRow {
+  seq: string;
+  id: string;
+  time_text: string;
+  type: string;
+  actor: string | null;
+  session_id: string | null;
+  run_id: string | null;
+  approval_id: string | null;
+  risk_level: number | null;
+  chain_id: string | null;
+  chain_seq: string | null;
+  body: string;
+}
+
+// "2026-11-30T07:19:29.123000" → "2026-11-30T07:19:29.123Z", as event times are written; a time
+// with more precision than milliseconds keeps its digits, so it can never equal a body's time.
+function isoTime(text: string): string {
+  return `${text.endsWith("000") ? text.slice(0, -3) : text}Z`;
+}
 
 /** Turns a driver error into a message that says what happened and what to do. */
 export function describePgError(err: unknown, target: string): string {
@@ -120,6 +149,7 @@ export class PostgresStore implements AuditStore {
   readonly #migrate: boolean;
   readonly #layout: Layout;
   readonly #minRetention: string | undefined;
+  readonly #readOnly: boolean;
   // Months whose partition this process has made sure of.
   readonly #months = new Set<string>();
   #ready: Promise<void> | undefined;
@@ -141,6 +171,7 @@ export class PostgresStore implements AuditStore {
     }
     this.#layout = options.partitions === "monthly" ? "monthly" : "table";
     this.#minRetention = options.minRetention;
+    this.#readOnly = options.readOnly === true;
     if (options.pool) {
       this.#pool = options.pool;
       this.#owned = false;
@@ -155,6 +186,8 @@ export class PostgresStore implements AuditStore {
         max: options.maxConnections ?? 4,
         connectionTimeoutMillis: options.connectTimeoutMs ?? 10_000,
         application_name: "audit",
+        // A reader's sessions cannot write, whatever it is asked to do.
+        ...(this.#readOnly && { options: "-c default_transaction_read_only=on" }),
       });
       this.#owned = true;
       // An idle client losing its connection must not crash the process; the next query reconnects.
@@ -182,6 +215,7 @@ export class PostgresStore implements AuditStore {
   // Migrates on first use (lazily, so creating a store never throws for a server that is down).
   #prepare(): Promise<void> {
     this.#ready ??= (async () => {
+      if (this.#readOnly) return this.#assertHoldsTrail();
       if (!this.#migrate) return;
       const client = await this.#pool.connect();
       try {
@@ -201,6 +235,19 @@ export class PostgresStore implements AuditStore {
     return this.#ready;
   }
 
+  async #assertHoldsTrail(): Promise<void> {
+    const r = await this.#pool.query<{ t: string | null }>("SELECT to_regclass($1) AS t", [
+      `${this.#s}.events`,
+    ]);
+    if (r.rows[0]?.t === null || r.rows[0]?.t === undefined) {
+      throw new StoreError(
+        "postgres",
+        `schema ${this.schema} on ${this.#target} holds no audit trail (no events table): check the schema name`,
+        { code: "AUDIT_STORE_MISSING" },
+      );
+    }
+  }
+
   async #query<R extends pg.QueryResultRow>(
     what: string,
     sql: string,
@@ -217,6 +264,12 @@ export class PostgresStore implements AuditStore {
 
   async append(events: readonly AuditEvent[]): Promise<void> {
     this.#check();
+    if (this.#readOnly) {
+      throw new StoreError(
+        "postgres",
+        `schema ${this.schema} was opened read-only; nothing is written`,
+      );
+    }
     assertValidBatch(events);
     if (events.length === 0) return;
     const cols: unknown[][] = Array.from({ length: 11 }, () => []);
@@ -330,6 +383,51 @@ export class PostgresStore implements AuditStore {
     }
     const r = await this.#query<{ n: string }>("count", sql, params);
     return Number(r.rows[0]!.n);
+  }
+
+  /**
+   * Every row as stored, for `verifyChain`: the body as PostgreSQL gives it back (`event::text`:
+   * jsonb keeps one value per key, so a number like `1e400` is what strictness can still catch)
+   * and every indexed column, the time at full precision, in `(time, id)` column order, which is
+   * the order every read returns. Keyset pages: constant memory.
+   */
+  async *storedRows(): AsyncIterable<StoredRow> {
+    this.#check();
+    const columns = `seq, id, to_char(time AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US') AS time_text,
+      type, actor, session_id, run_id, approval_id, risk_level, chain_id, chain_seq::text AS chain_seq,
+      event::text AS body`;
+    let cursor: { time: string; id: string } | undefined;
+    for (;;) {
+      const r = await this.#query<StoredPgRow>(
+        "read rows",
+        cursor
+          ? `SELECT ${columns} FROM ${this.#s}.events WHERE (time, id) > ($1::timestamptz, $2) ORDER BY time, id LIMIT ${PAGE}`
+          : `SELECT ${columns} FROM ${this.#s}.events ORDER BY time, id LIMIT ${PAGE}`,
+        cursor ? [cursor.time, cursor.id] : [],
+      );
+      for (const row of r.rows) {
+        yield {
+          location: `row ${row.seq}`,
+          text: row.body,
+          columns: {
+            id: row.id,
+            time: isoTime(row.time_text),
+            type: row.type,
+            actor: row.actor,
+            sessionId: row.session_id,
+            runId: row.run_id,
+            approvalId: row.approval_id,
+            riskLevel: row.risk_level,
+            chainId: row.chain_id,
+            chainSeq: row.chain_seq === null ? null : Number(row.chain_seq),
+          },
+        };
+      }
+      if (r.rows.length < PAGE) return;
+      const last = r.rows[r.rows.length - 1]!;
+      // The cursor keeps the column's full precision (a Date would cut it to milliseconds).
+      cursor = { time: `${last.time_text}Z`, id: last.id };
+    }
   }
 
   /** Deletes through the schema's `prune` function, the only way past the append-only trigger. */

@@ -433,3 +433,26 @@ d("monthly partitions", () => {
     }
   });
 });
+
+d("read-only", () => {
+  it("reads an existing schema in read-only sessions and refuses to write", async () => {
+    const writer = store();
+    await writer.append(makeEvents(3));
+    const reader = store({ schema: writer.schema, readOnly: true });
+    expect(await reader.count()).toBe(3);
+    await expect(reader.append(makeEvents(1))).rejects.toThrow(/read-only/);
+    // Even a statement sent straight through its pool cannot write.
+    await expect(reader.pool.query(`DELETE FROM "${writer.schema}".events`)).rejects.toThrow(
+      /read-only transaction/,
+    );
+    expect(await writer.count()).toBe(3);
+  });
+
+  it("fails on a schema that does not exist, creating nothing", async () => {
+    const name = freshSchema("missing");
+    const reader = store({ schema: name, readOnly: true });
+    await expect(reader.count()).rejects.toMatchObject({ code: "AUDIT_STORE_MISSING" });
+    const r = await adminQuery("SELECT to_regnamespace($1) AS n", [name]);
+    expect(r.rows[0].n).toBeNull();
+  });
+});

@@ -16,6 +16,7 @@ import {
   resolveFilter,
   resolvePrune,
   type StoreCapabilities,
+  type StoredRow,
   StoreError,
 } from "@audit/core";
 import BetterSqlite3, { type Database, type Statement } from "better-sqlite3";
@@ -65,7 +66,7 @@ export interface SqliteStoreOptions {
    * (an archived trail, a copy handed to an auditor).
    * @default false, or true for an existing file this process cannot write
    */
-  readonly?: boolean;
+  readOnly?: boolean;
 }
 
 /** The mode of database files the store creates: owner read and write only, whatever the umask. */
@@ -131,7 +132,14 @@ export class SqliteStore implements AuditStore {
       this.filename = filename;
       const inMemory = filename === ":memory:";
       const exists = !inMemory && existsSync(filename);
-      this.#readonly = options.readonly ?? (exists && !isWritable(filename));
+      this.#readonly = options.readOnly ?? (exists && !isWritable(filename));
+      if (options.readOnly === true && !inMemory && !exists) {
+        throw new StoreError(
+          "sqlite",
+          `${filename} does not exist: there is no trail to read there (check the path)`,
+          { code: "AUDIT_STORE_MISSING" },
+        );
+      }
       if (this.#readonly && inMemory) {
         throw new AuditConfigError("[audit] [sqlite] an in-memory database cannot be read-only");
       }
@@ -161,6 +169,7 @@ export class SqliteStore implements AuditStore {
     try {
       db.pragma(`busy_timeout = ${Math.max(0, Math.floor(options.busyTimeoutMs ?? 5000))}`);
       if (this.#readonly) {
+        assertHoldsTrail(db, this.filename);
         checkSchema(db);
       } else {
         if (this.filename !== ":memory:" && this.filename !== "") db.pragma("journal_mode = WAL");
@@ -169,6 +178,7 @@ export class SqliteStore implements AuditStore {
       }
     } catch (err) {
       if (this.#owned) db.close();
+      if (err instanceof AuditError) throw err;
       throw new StoreError("sqlite", `cannot prepare ${this.filename}: ${describe(err)}`, {
         cause: err,
       });
@@ -208,7 +218,7 @@ export class SqliteStore implements AuditStore {
   }
 
   /** Whether the file is open read-only (by the `readonly` option, or because it is not writable). */
-  get readonly(): boolean {
+  get readOnly(): boolean {
     return this.#readonly;
   }
 
@@ -477,4 +487,32 @@ function describe(err: unknown): string {
     return code ? `${code}: ${err.message}` : err.message;
   }
   return String(err);
+}
+
+interface StoredSqliteRow {
+  pk: number;
+  id: string;
+  time: string;
+  type: string;
+  actor: string | null;
+  session_id: string | null;
+  run_id: string | null;
+  approval_id: string | null;
+  risk_level: number | null;
+  chain_id: string | null;
+  chain_seq: number | null;
+  body: Uint8Array;
+}
+
+function assertHoldsTrail(db: Database, filename: string): void {
+  const table = db
+    .prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'audit_events'")
+    .get();
+  if (!table) {
+    throw new StoreError(
+      "sqlite",
+      `${filename} holds no audit trail (no audit_events table): is it the right file?`,
+      { code: "AUDIT_STORE_MISSING" },
+    );
+  }
 }

@@ -4,7 +4,7 @@ import { SqliteStore, type SqliteStoreOptions } from "./sqlite-store.js";
 /**
  * Opens a store from `sqlite:./audit.db`, `sqlite:/abs/path.db`, `sqlite::memory:` or
  * `sqlite://./audit.db`, with options in the query string: `?maxEvents=100000&synchronous=normal
- * &busyTimeoutMs=10000&readonly=true`. Used by `openStore` and `AUDIT_STORE`. Error messages never
+ * &busyTimeoutMs=10000&readOnly=true`. Used by `openStore` and `AUDIT_STORE`. Error messages never
  * repeat a secret the URL may hold.
  */
 export function createStoreFromUrl(
@@ -28,17 +28,17 @@ export function createStoreFromUrl(
           `[audit] [sqlite] ${key} must be a whole number, got "${value}"`,
         );
       opts[key] = n;
-    } else if (key === "readonly") {
+    } else if (key === "readOnly" || key === "readonly") {
       if (value !== "true" && value !== "false" && value !== "1" && value !== "0")
-        throw new AuditConfigError(`[audit] [sqlite] readonly must be true or false`);
-      opts.readonly = value === "true" || value === "1";
+        throw new AuditConfigError(`[audit] [sqlite] readOnly must be true or false`);
+      opts.readOnly = value === "true" || value === "1";
     } else if (key === "synchronous") {
       if (value !== "full" && value !== "normal")
         throw new AuditConfigError(`[audit] [sqlite] synchronous must be full or normal`);
       opts.synchronous = value;
     } else {
       throw new AuditConfigError(
-        `[audit] [sqlite] unknown option "${key}" in the store URL; known: maxEvents, synchronous, busyTimeoutMs, pollIntervalMs, readonly`,
+        `[audit] [sqlite] unknown option "${key}" in the store URL; known: maxEvents, synchronous, busyTimeoutMs, pollIntervalMs, readOnly`,
       );
     }
   }

@@ -57,12 +57,12 @@ describe("file modes", () => {
 });
 
 describe("a read-only database", () => {
-  it("is queried and verified with ?readonly=true, and refuses writes without touching the file", async () => {
+  it("is queried and verified with ?readOnly=true, and refuses writes without touching the file", async () => {
     const filename = join(tempDir(), "audit.db");
     await writeTrail(filename);
     const before = sha(filename);
-    const store = await openStore(`sqlite:${filename}?readonly=true`);
-    expect((store as SqliteStore).readonly).toBe(true);
+    const store = await openStore(`sqlite:${filename}?readOnly=true`);
+    expect((store as SqliteStore).readOnly).toBe(true);
     expect(await store.count()).toBe(21); // 20 notes and the closing checkpoint
     expect((await verifyChain(store)).ok).toBe(true);
     const event = { id: uuidv7(), type: "x.y", time: new Date().toISOString(), data: {} };
@@ -76,8 +76,8 @@ describe("a read-only database", () => {
   it("refuses to open read-only a file that holds no trail, and an in-memory database", async () => {
     const filename = join(tempDir(), "other.db");
     writeFileSync(filename, "");
-    expect(() => new SqliteStore({ filename, readonly: true })).toThrow(/holds no audit trail/);
-    expect(() => new SqliteStore({ filename: ":memory:", readonly: true })).toThrow(
+    expect(() => new SqliteStore({ filename, readOnly: true })).toThrow(/holds no audit trail/);
+    expect(() => new SqliteStore({ filename: ":memory:", readOnly: true })).toThrow(
       AuditConfigError,
     );
   });
@@ -98,7 +98,7 @@ describe("a read-only database", () => {
       const report = await verifyChain(store);
       let refused = "";
       await store.append([]).catch((e) => { refused = e.message; });
-      console.log(JSON.stringify({ readonly: store.readonly, count: await store.count(), ok: report.ok, refused }));
+      console.log(JSON.stringify({ readonly: store.readOnly, count: await store.count(), ok: report.ok, refused }));
       await store.close();
     `;
     const reader = (): Record<string, unknown> => {
@@ -112,7 +112,7 @@ describe("a read-only database", () => {
       return JSON.parse(r.stdout) as Record<string, unknown>;
     };
     const expected = {
-      readonly: true,
+      readOnly: true,
       count: 6,
       ok: true,
       refused: expect.stringMatching(/read-only/),

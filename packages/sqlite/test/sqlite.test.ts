@@ -198,3 +198,42 @@ console.log("done");`;
     expect(out.trim()).toBe("done");
   });
 });
+
+describe("read-only and stored rows", () => {
+  it("reads and verifies a trail while its writer is still open, changing nothing", async () => {
+    const file = join(dir, "live.db");
+    const writer = new SqliteStore({ filename: file });
+    const audit = new Auditor({ store: writer, spool: false });
+    for (let i = 0; i < 50; i++) audit.record({ type: "work.step", data: { i } });
+    await audit.flush();
+    const reader = new SqliteStore({ filename: file, readOnly: true });
+    const report = await verifyChain(reader);
+    expect(report.problems).toEqual([]);
+    expect(report.events).toBe(50);
+    await expect(reader.append(makeEvents(1))).rejects.toThrow(/read-only/);
+    await reader.close();
+    await audit.close();
+    await writer.close();
+  });
+
+  it("gives every row once, in (time, id) order, with its columns, across pages", async () => {
+    const store = new SqliteStore({ filename: join(dir, "rows.db") });
+    // 2,500 events on 3 timestamps: pages must continue inside one timestamp.
+    const events = makeEvents(2500, (i) => ({ time: timeAt(i % 3), risk: "medium" }));
+    await store.append(events);
+    const seen: string[] = [];
+    for await (const row of store.storedRows()) {
+      expect(row.text).toBeInstanceOf(Uint8Array);
+      expect(row.columns?.riskLevel).toBe(1);
+      seen.push(row.columns!.id as string);
+    }
+    expect(seen).toEqual((await store.query()).map((e) => e.id));
+    await store.close();
+  });
+
+  it("refuses an in-memory database read-only", () => {
+    expect(() => new SqliteStore({ filename: ":memory:", readOnly: true })).toThrow(
+      AuditConfigError,
+    );
+  });
+});

@@ -18,3 +18,4 @@ export {
   runStoreConformance,
   streamSuite,
 } from "./suites.js";
+export { type RawTamper, type TamperHarness, tamperSuite } from "./tamper.js";
