@@ -3,6 +3,7 @@ import {
   type AuditEvent,
   type AuditFilter,
   type AuditStore,
+  type StoredRow,
   type VerifyOptions,
   type VerifyReport,
   verifyChain,
@@ -32,6 +33,16 @@ function counting(store: AuditStore, onEvent: () => void): AuditStore {
     count: (filter) => store.count(filter),
     prune: (options) => store.prune(options),
     close: async () => undefined,
+    // Where the store offers its stored rows, verify reads those instead of the stream (strict
+    // JSON, indexed columns, stored order): pass them on, counted the same way.
+    ...(store.storedRows && {
+      async *storedRows(): AsyncIterable<StoredRow> {
+        for await (const row of store.storedRows!()) {
+          onEvent();
+          yield row;
+        }
+      },
+    }),
     async *stream(filter?: AuditFilter): AsyncIterable<AuditEvent> {
       const full = filter === undefined || Object.keys(filter).length === 0;
       for await (const e of store.stream(filter)) {

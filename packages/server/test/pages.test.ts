@@ -171,6 +171,8 @@ describe("pages", () => {
     db.prepare(
       "UPDATE audit_events SET body = json_set(body, '$.data.result', 'forged') WHERE id = ?",
     ).run(toolEndId);
+    // And an indexed column that no longer agrees with its body (the stored rows are checked too).
+    db.prepare("UPDATE audit_events SET risk_level = 3 WHERE id = ?").run(toolEndId);
     db.close();
     const bad = await openSse(`${origin}/api/verify`, { cookie });
     let result:
@@ -184,6 +186,9 @@ describe("pages", () => {
     expect(result.ok).toBe(false);
     expect(result.problems).toContainEqual(
       expect.objectContaining({ kind: "hash-mismatch", eventId: toolEndId, eventType: "tool.end" }),
+    );
+    expect(result.problems).toContainEqual(
+      expect.objectContaining({ kind: "column-mismatch", eventId: toolEndId }),
     );
     // The page without script runs the same check and links the event.
     const html = await page("/verify?run=1");

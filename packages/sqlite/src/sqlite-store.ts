@@ -413,6 +413,52 @@ export class SqliteStore implements AuditStore {
     return heads;
   }
 
+  /**
+   * Every row as stored, for `verifyChain`: the body's bytes exactly (so text that is not valid
+   * UTF-8 is seen) and every indexed column, in the `(time, id)` order of the columns, which is the
+   * order every read returns. Keyset pages: constant memory.
+   */
+  async *storedRows(): AsyncIterable<StoredRow> {
+    this.#check();
+    const columns =
+      "pk, id, time, type, actor, session_id, run_id, approval_id, risk_level, chain_id, chain_seq, CAST(body AS BLOB) AS body";
+    const first = this.#db.prepare(
+      `SELECT ${columns} FROM audit_events ORDER BY time, id LIMIT ${PAGE}`,
+    );
+    const next = this.#db.prepare(
+      `SELECT ${columns} FROM audit_events WHERE (time, id) > (?, ?) ORDER BY time, id LIMIT ${PAGE}`,
+    );
+    let cursor: { time: string; id: string } | undefined;
+    for (;;) {
+      this.#check();
+      const rows = this.#wrap(
+        "read rows",
+        () => (cursor ? next.all(cursor.time, cursor.id) : first.all()) as StoredSqliteRow[],
+      );
+      for (const r of rows) {
+        yield {
+          location: `row ${r.pk}`,
+          text: r.body,
+          columns: {
+            id: r.id,
+            time: r.time,
+            type: r.type,
+            actor: r.actor,
+            sessionId: r.session_id,
+            runId: r.run_id,
+            approvalId: r.approval_id,
+            riskLevel: r.risk_level,
+            chainId: r.chain_id,
+            chainSeq: r.chain_seq,
+          },
+        };
+      }
+      if (rows.length < PAGE) return;
+      const last = rows[rows.length - 1]!;
+      cursor = { time: last.time, id: last.id };
+    }
+  }
+
   /** Called after `maxEvents` deleted old events, with the last deleted link of each chain. */
   onRetention(listener: (heads: readonly PrunedChainHead[]) => void): () => void {
     this.#retentionListeners.add(listener);

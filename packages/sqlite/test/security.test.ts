@@ -98,7 +98,7 @@ describe("a read-only database", () => {
       const report = await verifyChain(store);
       let refused = "";
       await store.append([]).catch((e) => { refused = e.message; });
-      console.log(JSON.stringify({ readonly: store.readOnly, count: await store.count(), ok: report.ok, refused }));
+      console.log(JSON.stringify({ readOnly: store.readOnly, count: await store.count(), ok: report.ok, refused }));
       await store.close();
     `;
     const reader = (): Record<string, unknown> => {
