@@ -2,7 +2,7 @@ import type { CliIo } from "./io.js";
 
 /** A progress line on stderr, redrawn in place. */
 export interface Progress {
-  /** Shows `text` after the label (at most ten redraws a second). */
+  /** Shows `text` after the label (the first at once, then at most ten redraws a second). */
   update(text: string): void;
   /** Clears the line, or ends it with `final` when given. */
   end(final?: string): void;
@@ -33,8 +33,10 @@ export function progressLine(io: CliIo, label: string): Progress {
   timer.unref();
   return {
     update(t) {
+      const first = text === "";
       text = t;
-      if (Date.now() - drawn >= 100) draw();
+      // The first news at once, then at most ten redraws a second.
+      if (first || Date.now() - drawn >= 100) draw();
     },
     end(final) {
       if (ended) return;
