@@ -73,8 +73,8 @@ export const run: Command = {
     maxPositionals: 1,
     examples: [
       "audit run 01890a5d-ac96-774b-bcce-b302099a8057",
-      "audit run 2099a8057",
-      "audit run 2099a8057 -o csv > run.csv",
+      "audit run 099a8057",
+      "audit run 099a8057 -o csv > run.csv",
     ],
   },
   async run({ values, positionals }, io) {
