@@ -67,6 +67,25 @@ beforeAll(async () => {
 }, 120_000);
 
 describe("a reader that stops early", () => {
+  it("audit query | head -1, as typed: one line, nothing on stderr, exit 0", async () => {
+    const err = join(dir, "err-plain");
+    const code = join(dir, "code-plain");
+    const { stdout } = await exec("bash", [
+      "-c",
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: a shell script's own expansions
+      'AUDIT_STORE="$2" "$0" "$1" query 2>"$3" | head -1; echo "${PIPESTATUS[0]}" >"$4"',
+      process.execPath,
+      bin,
+      small,
+      err,
+      code,
+    ]);
+    expect(lines(stdout)).toHaveLength(1);
+    expect((JSON.parse(stdout) as AuditEvent).runId).toBe(runs[0]);
+    expect(readFileSync(err, "utf8")).toBe("");
+    expect(readFileSync(code, "utf8").trim()).toBe("0");
+  });
+
   it.each([
     ["jsonl", []],
     ["csv", ["-o", "csv"]],

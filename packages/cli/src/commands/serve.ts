@@ -37,7 +37,7 @@ async function loadServer(): Promise<ServerModule> {
   const found = await loadOptional<ServerModule>(pkg);
   if (found) return found;
   throw new AuditConfigError(
-    "[audit] audit serve needs @audit/server, which is not installed; run `npm install @audit/server` (or pnpm add / yarn add @audit/server)",
+    "[audit] the web viewer needs @audit/server, which is not installed; run `npm install @audit/server` (or pnpm add / yarn add @audit/server)",
   );
 }
 
