@@ -8,7 +8,8 @@ export interface Progress {
   end(final?: string): void;
 }
 
-const QUIET: Progress = { update: () => undefined, end: () => undefined };
+/** A progress line that draws nothing (`--quiet`, or stderr not a terminal). */
+export const NO_PROGRESS: Progress = { update: () => undefined, end: () => undefined };
 
 /**
  * A progress line for a long command, drawn only when stderr is a terminal (a pipe or a log file
@@ -16,7 +17,7 @@ const QUIET: Progress = { update: () => undefined, end: () => undefined };
  * not stuck.
  */
 export function progressLine(io: CliIo, label: string): Progress {
-  if (!io.stderr.isTTY) return QUIET;
+  if (!io.stderr.isTTY) return NO_PROGRESS;
   const started = Date.now();
   let text = "";
   let drawn = 0;

@@ -3,7 +3,7 @@ import { UsageError } from "../args.js";
 import type { Command } from "../command.js";
 import { FILTER_OPTIONS, filterFrom } from "../filters.js";
 import { resolveFilterRun } from "../ids.js";
-import { progressLine } from "../progress.js";
+import { NO_PROGRESS, progressLine } from "../progress.js";
 
 /** `audit copy`: a trail from one backend to another. */
 export const copy: Command = {
@@ -62,6 +62,7 @@ export const copy: Command = {
       await from.close();
       throw err;
     }
+    let progress = NO_PROGRESS;
     try {
       await resolveFilterRun(from, filter);
       if (values.resume) {
@@ -73,9 +74,7 @@ export const copy: Command = {
       const total = await from.count(filter);
       let done = 0;
       let batch: AuditEvent[] = [];
-      const progress = values.quiet
-        ? progressLine({ ...io, stderr: { write: () => true } }, "")
-        : progressLine(io, "copying");
+      progress = values.quiet ? NO_PROGRESS : progressLine(io, "copying");
       const bar = () => {
         const pct = total === 0 ? 100 : Math.floor((done / total) * 100);
         return `[${"#".repeat(Math.floor(pct / 5)).padEnd(20, ".")}] ${pct}% ${done}/${total}`;
@@ -98,6 +97,8 @@ export const copy: Command = {
         else io.stderr.write(`copied ${done} of ${total} events\n`);
       }
     } finally {
+      // An error line starts on a line of its own, not after the bar.
+      progress.end();
       await Promise.all([from.close(), to.close()]);
     }
     return 0;
