@@ -330,6 +330,11 @@ describe("the parser", () => {
     expect(extra.code).toBe(2);
     expect(extra.stderr).toMatch(/unexpected argument 'surplus'/);
     expect((await audit(["help", "prune"])).stdout).toMatch(/^audit prune — /);
+    const sub = await audit(["approvals", "lsit", "--store", small]);
+    expect(sub.code).toBe(2);
+    expect(sub.stderr).toMatch(
+      /^audit approvals: unknown approvals command "lsit"; did you mean list\?/,
+    );
   });
 });
 

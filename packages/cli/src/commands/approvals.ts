@@ -1,5 +1,5 @@
 import { ApprovalConflictError, ApprovalNotFoundError, Auditor } from "@audit/core";
-import { UsageError } from "../args.js";
+import { closest, UsageError } from "../args.js";
 import type { Command } from "../command.js";
 import { bareMessage } from "../exit-codes.js";
 import { limitFrom, listingOptions } from "../filters.js";
@@ -51,12 +51,13 @@ export const approvals: Command = {
   },
   async run({ values, positionals }, io) {
     const [sub, shown] = positionals;
-    if (sub !== "list" && sub !== "resolve")
+    if (sub === undefined) throw new UsageError("needs list or resolve");
+    if (sub !== "list" && sub !== "resolve") {
+      const guess = closest(sub, ["list", "resolve"]);
       throw new UsageError(
-        sub === undefined
-          ? "needs list or resolve"
-          : `unknown approvals command "${sub}"; use list or resolve`,
+        `unknown approvals command "${sub}"; ${guess ? `did you mean ${guess}? ` : ""}use list or resolve`,
       );
+    }
     const limit = sub === "list" ? limitFrom(values, undefined) : undefined;
     const format = sub === "list" ? formatOf(values, io, ROW_FORMATS, "table") : "table";
     if (sub === "resolve") {
