@@ -1,2 +1,3 @@
 export { type CliIo, main } from "./cli.js";
+export { EXIT } from "./exit-codes.js";
 export { CSV_COLUMNS, csvHeader, csvRow, type Format, summarize, table } from "./format.js";

@@ -6,18 +6,28 @@ import {
   type IntegrityOptions,
   keyIdOf,
 } from "@audit/core";
+import type { OptionDef } from "./args.js";
+
+const KEYS_GROUP = "Keys (to write into a keyed or signed trail, as the application does)";
 
 /** The command-line options that name the application's keys. */
-export const KEY_OPTIONS = {
-  "key-file": { type: "string" },
-  "signing-key-file": { type: "string" },
-} as const;
-
-/** Help lines for {@link KEY_OPTIONS}. */
-export const KEY_HELP = `Keys (to write into a keyed or signed trail, as the application does):
-  --key-file FILE          the chain's HMAC key (default: AUDIT_KEY)
-  --signing-key-file FILE  the Ed25519 private key (PEM) that signs checkpoints
-                           (default: AUDIT_SIGNING_KEY, PEM text or a file path)`;
+export const KEY_OPTIONS: OptionDef[] = [
+  {
+    name: "key-file",
+    type: "string",
+    value: "FILE",
+    description: "the chain's HMAC key (default: AUDIT_KEY)",
+    group: KEYS_GROUP,
+  },
+  {
+    name: "signing-key-file",
+    type: "string",
+    value: "FILE",
+    description:
+      "the Ed25519 private key (PEM) that signs checkpoints\n(default: AUDIT_SIGNING_KEY, PEM text or a file path)",
+    group: KEYS_GROUP,
+  },
+];
 
 function readKeyFile(path: string, what: string): string {
   try {

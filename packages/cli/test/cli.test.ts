@@ -136,7 +136,7 @@ describe("audit get, run, stats, tail", () => {
     expect(JSON.parse(got.stdout)).toEqual(first);
     const missing = await audit(["get", "nope", "--store", store]);
     expect(missing.code).toBe(1);
-    expect(missing.stderr).toBe("audit: no event with id nope\n");
+    expect(missing.stderr).toBe("audit get: no event with id nope\n");
   });
 
   it("shows a run as an indented tree with durations and outcomes", async () => {
@@ -312,22 +312,18 @@ describe("errors and help", () => {
   it("gives a one-line error with the fix and exit code 2", async () => {
     const cases: [string[], RegExp][] = [
       [["query"], /^audit query: no store: pass --store URL or set AUDIT_STORE/],
-      [["query", "--store", "redis://x"], /^audit: unknown store scheme "redis:"/],
-      [["query", "--store", "./audit.db"], /^audit: "\.\/audit\.db" is not a store URL/],
+      [["query", "--store", "redis://x"], /^audit query: unknown store scheme "redis:"/],
+      [["query", "--store", "./audit.db"], /^audit query: "\.\/audit\.db" is not a store URL/],
       [
         ["query", "--store", store, "--risk", "extreme"],
         /^audit query: --risk must be low, medium, high or critical/,
       ],
-      [["query", "--store", store, "--bogus"], /^audit query: Unknown option '--bogus'/],
+      [["query", "--store", store, "--bogus"], /^audit query: unknown option '--bogus'/],
       [
         ["query", "--store", store, "--since", "yesterday"],
-        /^audit: cannot read "yesterday" as a time/,
+        /^audit query: cannot read "yesterday" as a time/,
       ],
       [["frobnicate"], /^audit: unknown command "frobnicate"/],
-      [
-        ["query", "--store", "postgres://nobody@127.0.0.1:1/x"],
-        /^audit: \[postgres\] cannot prepare the schema: cannot connect to 127\.0\.0\.1:1 \(ECONNREFUSED\)/,
-      ],
     ];
     for (const [args, pattern] of cases) {
       const r = await audit(args);

@@ -108,7 +108,7 @@ describe("installed from the packed tarballs with npm", () => {
     const missing = run(cli, ["query", "--store", "postgres://localhost/app"], dir);
     expect(missing.code).toBe(2);
     expect(missing.stderr).toBe(
-      'audit: the "postgres:" store needs @audit/postgres, which is not installed; run `npm install @audit/postgres` (or pnpm add / yarn add @audit/postgres)\n',
+      'audit query: the "postgres:" store needs @audit/postgres, which is not installed; run `npm install @audit/postgres` (or pnpm add / yarn add @audit/postgres)\n',
     );
   }, 300_000);
 

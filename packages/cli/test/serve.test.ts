@@ -45,7 +45,7 @@ describe("audit serve", () => {
     const r = await audit(["serve", "--store", `sqlite:${join(dir, "a.db")}`]);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(
-      /audit serve needs @audit\/server, which is not installed; run `npm install @audit\/server`/,
+      /^audit serve: the web viewer needs @audit\/server, which is not installed; run `npm install @audit\/server`/,
     );
   });
 

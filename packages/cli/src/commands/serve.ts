@@ -3,38 +3,13 @@ import { createRequire } from "node:module";
 import { userInfo } from "node:os";
 import { dirname, join } from "node:path";
 import { pathToFileURL } from "node:url";
-import { parseArgs } from "node:util";
 import { AuditConfigError, openStore } from "@audit/core";
-import type { CliIo } from "./cli.js";
-import { assertKeysFitTrail, KEY_HELP, KEY_OPTIONS, writerIntegrity } from "./keys.js";
-
-/** `audit serve --help`. */
-export const SERVE_HELP = `audit serve — a web viewer, an approvals inbox and a JSON API over a trail
-
-Usage: audit serve [--store URL] [--host 127.0.0.1] [--port 4319] [--token T] [--user NAME]
-                   [--trust-proxy-user HEADER] [--notify-webhook URL] [--notify-secret S]
-
-  --store URL             the trail (default: AUDIT_STORE)
-  --host ADDR             the address to bind (default 127.0.0.1); any other address needs a token
-  --port N                the port (default 4319; 0 picks a free one)
-  --token T               the secret every request needs (default: AUDIT_SERVE_TOKEN, else random)
-  --user NAME             who resolves approvals here (default: the operating-system user)
-  --mcp-resolve           let MCP clients at /mcp answer approvals too (as --user); without it
-                          /mcp (mounted when @audit/mcp is installed) only reads the trail
-  --trust-proxy-user H    take the user from header H, set by an authenticating proxy in front
-  --notify-webhook URL    POST each approval request and resolution, signed (HMAC-SHA-256)
-  --notify-secret S       the webhook signing key (default: AUDIT_NOTIFY_SECRET)
-  --key KEY               the chains' HMAC key, for resolutions and verify (default: AUDIT_KEY)
-
-${KEY_HELP}
-
-Prints one line with the URL to open (it carries the token, which the page trades for a cookie).
-Needs the @audit/server package.
-
-Examples:
-  audit serve --store sqlite:./audit.db
-  AUDIT_SERVE_TOKEN=$(openssl rand -hex 32) audit serve --host 0.0.0.0 --user alice
-  audit serve --notify-webhook https://chat.example/hooks/audit`;
+import { UsageError } from "../args.js";
+import type { Command } from "../command.js";
+import { bareMessage } from "../exit-codes.js";
+import type { CliIo } from "../io.js";
+import { assertKeysFitTrail, KEY_OPTIONS, writerIntegrity } from "../keys.js";
+import { STORE_OPTION } from "../store.js";
 
 /** The part of @audit/server the CLI uses, typed here so the CLI does not depend on it. */
 interface ServerModule {
@@ -62,7 +37,7 @@ async function loadServer(): Promise<ServerModule> {
   const found = await loadOptional<ServerModule>(pkg);
   if (found) return found;
   throw new AuditConfigError(
-    "[audit] audit serve needs @audit/server, which is not installed; run `npm install @audit/server` (or pnpm add / yarn add @audit/server)",
+    "[audit] the web viewer needs @audit/server, which is not installed; run `npm install @audit/server` (or pnpm add / yarn add @audit/server)",
   );
 }
 
@@ -108,53 +83,98 @@ function headerValue(req: IncomingMessage, name: string): string | undefined {
   return Array.isArray(v) ? v[0] : v;
 }
 
-/** A mistake in how `serve` was called; the CLI prints it with the usage hint. */
-export class ServeUsageError extends Error {}
-
-/** `audit serve`: runs until interrupted. */
-export async function serve(args: string[], io: CliIo): Promise<number> {
-  let values: Record<string, string | boolean | undefined>;
-  try {
-    ({ values } = parseArgs({
-      args,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        store: { type: "string" },
-        host: { type: "string" },
-        port: { type: "string" },
-        token: { type: "string" },
-        user: { type: "string" },
-        "trust-proxy-user": { type: "string" },
-        "notify-webhook": { type: "string" },
-        "notify-secret": { type: "string" },
-        key: { type: "string" },
-        "mcp-resolve": { type: "boolean" },
-        ...KEY_OPTIONS,
-        help: { type: "boolean", short: "h" },
+/** `audit serve`: a web viewer, an approvals inbox and a JSON API; runs until interrupted. */
+export const serve: Command = {
+  def: {
+    name: "serve",
+    summary: "web viewer, approvals inbox and HTTP API (needs @audit/server)",
+    usage: [
+      "serve [--store URL] [--host 127.0.0.1] [--port 4319] [--token T] [--user NAME]",
+      "serve … [--trust-proxy-user HEADER] [--notify-webhook URL] [--notify-secret S]",
+    ],
+    description:
+      "Prints one line with the URL to open (it carries the token, which the page trades for a cookie).\nNeeds the @audit/server package, loaded when the command runs; /mcp is mounted when @audit/mcp\nis installed too.",
+    options: [
+      {
+        name: "host",
+        type: "string",
+        value: "ADDR",
+        description: "the address to bind (default 127.0.0.1); any other address needs a token",
       },
-    }));
-  } catch (err) {
-    throw new ServeUsageError((err as Error).message);
-  }
-  if (values.help) {
-    io.stdout.write(`${SERVE_HELP}\n`);
-    return 0;
-  }
+      {
+        name: "port",
+        type: "string",
+        value: "N",
+        description: "the port (default 4319; 0 picks a free one)",
+      },
+      {
+        name: "token",
+        type: "string",
+        value: "T",
+        description: "the secret every request needs (default: AUDIT_SERVE_TOKEN, else random)",
+      },
+      {
+        name: "user",
+        type: "string",
+        value: "NAME",
+        description: "who resolves approvals here (default: the operating-system user)",
+      },
+      {
+        name: "mcp-resolve",
+        type: "boolean",
+        description:
+          "let MCP clients at /mcp answer approvals too (as --user); without it\n/mcp (mounted when @audit/mcp is installed) only reads the trail",
+      },
+      {
+        name: "trust-proxy-user",
+        type: "string",
+        value: "H",
+        description: "take the user from header H, set by an authenticating proxy in front",
+      },
+      {
+        name: "notify-webhook",
+        type: "string",
+        value: "URL",
+        description: "POST each approval request and resolution, signed (HMAC-SHA-256)",
+      },
+      {
+        name: "notify-secret",
+        type: "string",
+        value: "S",
+        description: "the webhook signing key (default: AUDIT_NOTIFY_SECRET)",
+      },
+      {
+        name: "key",
+        type: "string",
+        value: "KEY",
+        description: "the chains' HMAC key, for resolutions and verify (default: AUDIT_KEY)",
+      },
+      ...KEY_OPTIONS,
+      STORE_OPTION,
+    ],
+    examples: [
+      "audit serve --store sqlite:./audit.db",
+      "AUDIT_SERVE_TOKEN=$(openssl rand -hex 32) audit serve --host 0.0.0.0 --user alice",
+      "audit serve --notify-webhook https://chat.example/hooks/audit",
+    ],
+  },
+  run: ({ values }, io) => runServe(values as Record<string, string | boolean | undefined>, io),
+};
+
+async function runServe(
+  values: Record<string, string | boolean | undefined>,
+  io: CliIo,
+): Promise<number> {
   const port = Number(values.port ?? 4319);
   if (!Number.isInteger(port) || port < 0 || port > 65535)
-    throw new ServeUsageError(
-      `--port must be a whole number from 0 to 65535, not "${values.port}"`,
-    );
+    throw new UsageError(`--port must be a whole number from 0 to 65535, not "${values.port}"`);
   const url = (values.store as string | undefined) ?? io.env.AUDIT_STORE;
   if (!url)
-    throw new ServeUsageError(
-      "no store: pass --store URL or set AUDIT_STORE (e.g. sqlite:./audit.db)",
-    );
+    throw new UsageError("no store: pass --store URL or set AUDIT_STORE (e.g. sqlite:./audit.db)");
   const webhook = values["notify-webhook"] as string | undefined;
   const secret = (values["notify-secret"] as string | undefined) ?? io.env.AUDIT_NOTIFY_SECRET;
   if (webhook && !secret)
-    throw new ServeUsageError(
+    throw new UsageError(
       "--notify-webhook needs a signing secret: set AUDIT_NOTIFY_SECRET or pass --notify-secret",
     );
   const mod = await loadServer();
@@ -198,19 +218,16 @@ export async function serve(args: string[], io: CliIo): Promise<number> {
         },
       }),
       ...(webhook && { notify: { url: webhook, secret } }),
-      onError: (err: Error) =>
-        io.stderr.write(`audit serve: ${err.message.replace(/^\[audit\] /, "")}\n`),
+      onError: (err: Error) => io.stderr.write(`audit serve: ${bareMessage(err)}\n`),
     });
     io.stdout.write(`audit serve: open ${await server.listen()}\n`);
   } catch (err) {
     await store.close();
     const e = err as NodeJS.ErrnoException;
     if (e.code === "EADDRINUSE")
-      throw new ServeUsageError(
-        `port ${port} is in use; pick another with --port (0 for any free one)`,
-      );
+      throw new UsageError(`port ${port} is in use; pick another with --port (0 for any free one)`);
     if (e.code === "EADDRNOTAVAIL")
-      throw new ServeUsageError(`cannot bind ${values.host}: no such address on this machine`);
+      throw new UsageError(`cannot bind ${values.host}: no such address on this machine`);
     throw err;
   }
   const interrupted =
