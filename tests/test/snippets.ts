@@ -3,7 +3,7 @@
 // imports resolve to that package and its dev dependencies, the frameworks it documents), and
 // compiled under `strict` with `exactOptionalPropertyTypes`.
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { dirname, join, relative } from "node:path";
+import { dirname, join, relative, resolve } from "node:path";
 import ts from "typescript";
 
 /** A ```ts block of a README, with the line where it starts. */
@@ -79,7 +79,10 @@ export function compileSnippets(root: string, snippets: Snippet[]): SnippetError
   const folders = new Set<string>();
   try {
     snippets.forEach((snippet, i) => {
-      const home = dirname(snippet.readme) === root ? join(root, "tests") : dirname(snippet.readme);
+      const home =
+        resolve(dirname(snippet.readme)) === resolve(root)
+          ? join(root, "tests")
+          : dirname(snippet.readme);
       const folder = join(home, ".snippets");
       mkdirSync(folder, { recursive: true });
       folders.add(folder);
