@@ -14,15 +14,16 @@ const readme = readFileSync(join(root, "README.md"), "utf8");
 const work = mkdtempSync(join(tmpdir(), "audit-fresh-clone-"));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
-const env = Object.fromEntries(
-  Object.entries(process.env).filter(
-    ([k]) =>
-      k !== "NODE_PATH" &&
-      !k.startsWith("npm_") &&
-      !k.startsWith("PNPM_") &&
-      !k.startsWith("VITEST"),
+const env = {
+  ...Object.fromEntries(
+    Object.entries(process.env).filter(
+      ([k]) =>
+        k !== "NODE_PATH" &&
+        !["npm_", "PNPM_", "VITEST", "TURBO_"].some((prefix) => k.startsWith(prefix)),
+    ),
   ),
-);
+  TURBO_TELEMETRY_DISABLED: "1",
+};
 
 /** The README's set-up commands: the ```sh blocks that install the workspace and run a script. */
 function setupCommands(text: string): string[] {
