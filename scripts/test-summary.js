@@ -6,17 +6,22 @@ import { join } from "node:path";
 let passed = 0;
 let failed = 0;
 let skipped = 0;
-for (const dir of ["packages", "examples"]) {
-  if (!existsSync(dir)) continue;
-  for (const pkg of readdirSync(dir)) {
-    for (const name of ["test-results.json", "test-results.node22.json"]) {
-      const file = join(dir, pkg, name);
-      if (!existsSync(file)) continue;
-      const report = JSON.parse(readFileSync(file, "utf8"));
-      passed += report.numPassedTests ?? 0;
-      failed += report.numFailedTests ?? 0;
-      skipped += (report.numPendingTests ?? 0) + (report.numTodoTests ?? 0);
-    }
+// Every workspace package that can hold reports: packages/*, examples/*, and the repository's own
+// tests.
+const packageDirs = [
+  ...["packages", "examples"].flatMap((dir) =>
+    existsSync(dir) ? readdirSync(dir).map((pkg) => join(dir, pkg)) : [],
+  ),
+  "tests",
+];
+for (const pkgDir of packageDirs) {
+  for (const name of ["test-results.json", "test-results.node22.json"]) {
+    const file = join(pkgDir, name);
+    if (!existsSync(file)) continue;
+    const report = JSON.parse(readFileSync(file, "utf8"));
+    passed += report.numPassedTests ?? 0;
+    failed += report.numFailedTests ?? 0;
+    skipped += (report.numPendingTests ?? 0) + (report.numTodoTests ?? 0);
   }
 }
 console.log(`${passed} passed, ${failed} failed` + (skipped ? `, ${skipped} skipped` : ""));

@@ -1,8 +1,12 @@
 // Small helpers for the benchmark harness: fixed event shapes, a seeded random source, timing.
 import { monitorEventLoopDelay } from "node:perf_hooks";
+import type { EventInput } from "@audit/core";
+
+/** A source of numbers in [0, 1). */
+export type Rand = () => number;
 
 /** mulberry32: the same sequence on every run. */
-export function seeded(seed) {
+export function seeded(seed: number): Rand {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;
@@ -18,14 +22,14 @@ const WORDS =
     " ",
   );
 
-function words(rand, n) {
+function words(rand: Rand, n: number): string {
   let s = "";
   for (let i = 0; i < n; i++) s += (i ? " " : "") + WORDS[Math.floor(rand() * WORDS.length)];
   return s;
 }
 
 /** A small tool event input: about 300 bytes once stamped and chained. */
-export function smallInput(rand, i) {
+export function smallInput(rand: Rand, i: number): EventInput {
   return {
     type: "tool.start",
     sessionId: `s-${i % 50}`,
@@ -40,7 +44,7 @@ export function smallInput(rand, i) {
 }
 
 /** A large model event input: about 4 KB. */
-export function largeInput(rand, i) {
+export function largeInput(rand: Rand, i: number): EventInput {
   return {
     type: "llm.end",
     sessionId: `s-${i % 50}`,
@@ -58,14 +62,14 @@ export function largeInput(rand, i) {
 }
 
 /** Wall-clock milliseconds of an async function. */
-export async function timed(fn) {
+export async function timed<T>(fn: () => Promise<T> | T): Promise<{ ms: number; result: T }> {
   const t = performance.now();
   const r = await fn();
   return { ms: performance.now() - t, result: r };
 }
 
 /** Runs `fn` under an event-loop delay monitor; returns p99 and max delay in ms. */
-export async function loopDelay(fn) {
+export async function loopDelay(fn: () => Promise<unknown>): Promise<{ p99: number; max: number }> {
   const h = monitorEventLoopDelay({ resolution: 1 });
   h.enable();
   await fn();
@@ -73,12 +77,13 @@ export async function loopDelay(fn) {
   return { p99: h.percentile(99) / 1e6, max: h.max / 1e6 };
 }
 
-export function median(values) {
+export function median(values: readonly number[]): number {
   const s = [...values].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)];
+  return s[Math.floor(s.length / 2)] ?? Number.NaN;
 }
 
 export const fmt = {
-  n: (v) => (v >= 100 ? Math.round(v).toLocaleString("en-US") : v.toFixed(v >= 10 ? 1 : 2)),
-  ratio: (v) => `${v.toFixed(2)}×`,
+  n: (v: number): string =>
+    v >= 100 ? Math.round(v).toLocaleString("en-US") : v.toFixed(v >= 10 ? 1 : 2),
+  ratio: (v: number): string => `${v.toFixed(2)}×`,
 };

@@ -4,24 +4,54 @@
 import { rmSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { main } from "@audit/cli";
-import { createAuditor } from "@audit/core";
+import { AuditError, type Auditor, createAuditor, StoreError } from "@audit/core";
 
 const defaultFile = fileURLToPath(new URL("./demo-audit.db", import.meta.url));
 if (!process.env.AUDIT_STORE)
   for (const suffix of ["", "-wal", "-shm"]) rmSync(defaultFile + suffix, { force: true });
 const storeUrl = process.env.AUDIT_STORE || `sqlite:${defaultFile}`;
-let audit;
-try {
-  audit = await createAuditor({ store: storeUrl, actor: "support-bot", spool: false });
-} catch (err) {
-  // A bad URL or a backend that is not installed: say what to do, in one line.
-  console.error(err.message);
-  process.exit(2);
+
+/** One line for a person: what failed, then what to try, without a stack trace. */
+function fail(err: unknown): never {
+  const message = err instanceof Error ? err.message : String(err);
+  console.error(`demo: ${message.replace(/\s*\n\s*/g, " ")}`);
+  if (err instanceof StoreError || (err instanceof AuditError && err.code === "AUDIT_STORE")) {
+    console.error(
+      `hint: the store ${redact(storeUrl)} did not answer; start it, or run the demo on SQLite (unset AUDIT_STORE) or on files (AUDIT_STORE=jsonl:./audit-logs)`,
+    );
+  } else if (err instanceof AuditError && err.code !== "AUDIT_ERROR") {
+    console.error(
+      "hint: AUDIT_STORE takes a store URL: sqlite:./audit.db, jsonl:./audit-logs, postgres://user@host:5432/db, memory:",
+    );
+  }
+  process.exit(err instanceof StoreError ? 3 : 2);
 }
 
-const orders = { "A-1001": { total: 49, customer: "dana@example.com" }, "A-1002": { total: 420 } };
+/** The store URL as it may be printed: a password in it is hidden. */
+function redact(url: string): string {
+  return url.replace(/\/\/([^:/@]+):[^@/]*@/, "//$1:***@");
+}
 
-async function lookupOrder(id) {
+let audit: Auditor;
+try {
+  audit = await createAuditor({ store: storeUrl, actor: "support-bot", spool: false });
+  // The first write is where an unreachable server shows: ask for its health before the runs.
+  await audit.store.count();
+} catch (err) {
+  fail(err);
+}
+
+interface Order {
+  total: number;
+  customer?: string;
+}
+
+const orders: Record<string, Order> = {
+  "A-1001": { total: 49, customer: "dana@example.com" },
+  "A-1002": { total: 420 },
+};
+
+async function lookupOrder(id: string): Promise<Order> {
   await new Promise((r) => setTimeout(r, 5));
   const order = orders[id];
   if (!order) throw new Error(`order ${id} not found`);

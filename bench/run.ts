@@ -13,7 +13,16 @@ import {
 import { cpus, tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
 import { Writable } from "node:stream";
-import { Auditor, NullStore, uuidv7, uuidv7Time } from "@audit/core";
+import {
+  type AuditEvent,
+  Auditor,
+  type AuditorInit,
+  type AuditStore,
+  type EventInput,
+  NullStore,
+  uuidv7,
+  uuidv7Time,
+} from "@audit/core";
 import { JsonlStore } from "@audit/jsonl";
 import { OtelExporter } from "@audit/otel";
 import { PostgresStore } from "@audit/postgres";
@@ -23,43 +32,61 @@ import { BasicTracerProvider, SimpleSpanProcessor } from "@opentelemetry/sdk-tra
 import Database from "better-sqlite3";
 import pg from "pg";
 import pino from "pino";
-import { fmt, largeInput, loopDelay, median, seeded, smallInput, timed } from "./lib.js";
+import { fmt, largeInput, loopDelay, median, type Rand, seeded, smallInput, timed } from "./lib.js";
+
+/** Makes the input of event number `i`. */
+type Shape = (rand: Rand, i: number) => EventInput;
+
+/** An event as the stores hold it, for the raw-driver baselines. */
+type Stamped = Omit<EventInput, "id" | "time"> & { id: string; time: string };
+
+/** One line of the results table. */
+interface Row {
+  section: string;
+  workload: string;
+  figure: number;
+  unit: string;
+  baselineName: string;
+  baseline: number | undefined;
+  ratio: number | undefined;
+  target: string | undefined;
+}
 
 const PG_URL = process.env.AUDIT_TEST_POSTGRES_URL ?? "postgres://postgres@127.0.0.1:5432/test";
 const QUERY_EVENTS = Number(process.env.BENCH_EVENTS ?? 1_000_000);
 const work = mkdtempSync(join(tmpdir(), "audit-bench-"));
-const rows = [];
-const notes = [];
+const rows: Row[] = [];
+const notes: string[] = [];
 const admin = new pg.Pool({ connectionString: PG_URL, max: 2 });
-const schemas = [];
+const schemas: string[] = [];
 
 function row(
-  section,
-  workload,
-  figure,
-  unit,
-  baselineName,
-  baseline,
-  { higherIsBetter = true, target } = {},
-) {
+  section: string,
+  workload: string,
+  figure: number,
+  unit: string,
+  baselineName: string,
+  baseline: number | undefined,
+  { higherIsBetter = true, target }: { higherIsBetter?: boolean; target?: string } = {},
+): void {
   const ratio = baseline ? (higherIsBetter ? figure / baseline : baseline / figure) : undefined;
   rows.push({ section, workload, figure, unit, baselineName, baseline, ratio, target });
   console.log(
-    `${workload}: ${fmt.n(figure)} ${unit}${baseline ? ` | ${baselineName}: ${fmt.n(baseline)} | ${fmt.ratio(ratio)}` : ""}`,
+    `${workload}: ${fmt.n(figure)} ${unit}${baseline && ratio !== undefined ? ` | ${baselineName}: ${fmt.n(baseline)} | ${fmt.ratio(ratio)}` : ""}`,
   );
 }
 
 /** Events stamped like the auditor stamps them, for the raw-driver baselines. */
-function stamped(n, shape = smallInput, seed = 1) {
+function stamped(n: number, shape: Shape = smallInput, seed = 1): Stamped[] {
   const rand = seeded(seed);
   return Array.from({ length: n }, (_, i) => {
     const id = uuidv7();
     const input = shape(rand, i);
-    return { id, time: new Date(uuidv7Time(id)).toISOString(), ...input };
+    return { ...input, id, time: new Date(uuidv7Time(id) ?? Date.now()).toISOString() };
   });
 }
 
-async function freshSchema() {
+async function freshSchema(): Promise<string> {
   const s = `bench_${process.pid}_${schemas.length}`;
   schemas.push(s);
   await admin.query(`DROP SCHEMA IF EXISTS "${s}" CASCADE`);
@@ -67,7 +94,11 @@ async function freshSchema() {
 }
 
 // Records `n` events through an auditor as fast as the agent can, then waits until all are stored.
-async function throughAuditor(store, n, options = {}) {
+async function throughAuditor(
+  store: AuditStore,
+  n: number,
+  options: Partial<AuditorInit> = {},
+): Promise<number> {
   const audit = new Auditor({
     store,
     spool: false,
@@ -90,9 +121,9 @@ async function throughAuditor(store, n, options = {}) {
 // ---------------------------------------------------------------------------------------------
 async function recordCost() {
   const N = 200_000;
-  const measure = async (audit, shape) => {
+  const measure = async (audit: Auditor, shape: Shape) => {
     const rand = seeded(3);
-    const perChunk = [];
+    const perChunk: number[] = [];
     for (let c = 0; c < N / 1000; c++) {
       const inputs = Array.from({ length: 1000 }, (_, i) => shape(rand, c * 1000 + i));
       const t = process.hrtime.bigint();
@@ -105,9 +136,9 @@ async function recordCost() {
   };
   const devNull = new Writable({ write: (_c, _e, cb) => cb() });
   const logger = pino({ level: "info" }, devNull);
-  const pinoCost = async (shape) => {
+  const pinoCost = async (shape: Shape) => {
     const rand = seeded(3);
-    const perChunk = [];
+    const perChunk: number[] = [];
     for (let c = 0; c < N / 1000; c++) {
       const inputs = Array.from({ length: 1000 }, (_, i) => shape(rand, c * 1000 + i));
       const t = process.hrtime.bigint();
@@ -117,12 +148,17 @@ async function recordCost() {
     }
     return median(perChunk.slice(20));
   };
-  for (const [label, shape] of [
+  const shapes: [string, Shape][] = [
     ["small tool event", smallInput],
     ["large model event", largeInput],
-  ]) {
+  ];
+  for (const [label, shape] of shapes) {
     const base = await pinoCost(shape);
-    const opts = { store: new NullStore(), spool: false, batch: { maxQueue: 1_000_000 } };
+    const opts: AuditorInit = {
+      store: new NullStore(),
+      spool: false,
+      batch: { maxQueue: 1_000_000 },
+    };
     row(
       "record()",
       `record(), ${label}, chain + privacy (default)`,
@@ -145,12 +181,12 @@ async function recordCost() {
 }
 
 // ---------------------------------------------------------------------------------------------
-async function loopAt20k(name, makeStore) {
+async function loopAt20k(name: string, makeStore: () => Promise<AuditStore>): Promise<void> {
   const seconds = 3;
-  const produce = async (audit) => {
+  const produce = async (audit: Auditor | undefined) => {
     const rand = seeded(4);
     let i = 0;
-    await new Promise((resolve) => {
+    await new Promise<void>((resolve) => {
       const timer = setInterval(() => {
         for (let k = 0; k < 100; k++) {
           const input = smallInput(rand, i++);
@@ -184,7 +220,7 @@ async function loopAt20k(name, makeStore) {
 // ---------------------------------------------------------------------------------------------
 async function sqliteThroughput() {
   const N = 100_000;
-  const file = (n) => join(work, `t-${n}.db`);
+  const file = (n: string) => join(work, `t-${n}.db`);
   const viaAuditor = await throughAuditor(new SqliteStore({ filename: file("a") }), N);
   const viaAuditorPlain = await throughAuditor(new SqliteStore({ filename: file("b") }), N, {
     integrity: false,
@@ -198,7 +234,7 @@ async function sqliteThroughput() {
   const insert = db.prepare(
     "INSERT OR IGNORE INTO audit_events (id, time, type, actor, session_id, run_id, approval_id, risk_level, chain_id, chain_seq, body) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
   );
-  const tx = db.transaction((batch) => {
+  const tx = db.transaction((batch: Stamped[]) => {
     for (const e of batch)
       insert.run(
         e.id,
@@ -434,11 +470,11 @@ async function otel() {
   const tracer = provider.getTracer("bench");
   const RUNS = 5000;
   const base = Date.parse("2026-01-01T00:00:00.000Z");
-  const events = [];
+  const events: AuditEvent[] = [];
   for (let r = 0; r < RUNS; r++) {
     const runSpan = `${r.toString(16).padStart(12, "0")}0001`;
     const t0 = base + r * 100;
-    const at = (ms) => new Date(t0 + ms).toISOString();
+    const at = (ms: number) => new Date(t0 + ms).toISOString();
     events.push({
       id: `r${r}s`,
       type: "run.start",
@@ -558,7 +594,7 @@ async function otel() {
 // ---------------------------------------------------------------------------------------------
 async function queries() {
   const N = QUERY_EVENTS;
-  const sessionOf = (i) => `s-${i % 10_000}`;
+  const sessionOf = (i: number) => `s-${i % 10_000}`;
   // SQLite: filled with the raw driver (fast), then read through the store.
   const file = join(work, "big.db");
   new SqliteStore({ filename: file, writeThread: false }).close();
@@ -569,14 +605,14 @@ async function queries() {
     const insert = db.prepare(
       "INSERT INTO audit_events (id, time, type, actor, session_id, run_id, body) VALUES (?,?,?,?,?,?,?)",
     );
-    const tx = db.transaction((batch) => {
+    const tx = db.transaction((batch: Stamped[]) => {
       for (const e of batch)
         insert.run(e.id, e.time, e.type, e.actor, e.sessionId, e.runId, JSON.stringify(e));
     });
     for (let i = 0; i < N; i += 10_000) {
       const batch = stamped(
         Math.min(10_000, N - i),
-        (rand, k) => ({ ...smallInput(rand, i + k), sessionId: sessionOf(i + k) }),
+        (rand: Rand, k: number) => ({ ...smallInput(rand, i + k), sessionId: sessionOf(i + k) }),
         i + 1,
       );
       tx(batch);
@@ -586,11 +622,11 @@ async function queries() {
   }
   const store = new SqliteStore({ filename: file });
   const raw = new Database(file, { readonly: true });
-  const rawStmt = raw.prepare(
+  const rawStmt = raw.prepare<[string], { body: string }>(
     "SELECT body FROM audit_events WHERE session_id = ? ORDER BY time DESC, id DESC LIMIT 100",
   );
-  const lat = [];
-  const rawLat = [];
+  const lat: number[] = [];
+  const rawLat: number[] = [];
   for (let k = 0; k < 60; k++) {
     const s = sessionOf(k * 7919);
     let t = performance.now();
@@ -616,7 +652,10 @@ async function queries() {
   });
   let rn = 0;
   const rawScan = await timed(async () => {
-    for (const r of raw.prepare("SELECT body FROM audit_events ORDER BY time, id").iterate()) {
+    const all = raw.prepare<[], { body: string }>(
+      "SELECT body FROM audit_events ORDER BY time, id",
+    );
+    for (const r of all.iterate()) {
       JSON.parse(r.body);
       rn++;
     }
@@ -701,10 +740,10 @@ async function queries() {
 // ---------------------------------------------------------------------------------------------
 async function stalledStore() {
   const N = 300_000;
-  const stalled = {
+  const stalled: AuditStore = {
     id: "stalled",
     capabilities: { persistent: false, multiProcess: false, subscribe: false },
-    append: () => new Promise(() => {}),
+    append: () => new Promise<void>(() => {}),
     query: async () => [],
     stream: async function* () {},
     get: async () => undefined,
@@ -725,7 +764,7 @@ async function stalledStore() {
   });
   let maxQueued = 0;
   for (let i = 0; i < N; i++) {
-    audit.record(inputs[i % 1000]);
+    audit.record(inputs[i % 1000]!);
     if (i % 10_000 === 0) maxQueued = Math.max(maxQueued, audit.stats().queued);
   }
   maxQueued = Math.max(maxQueued, audit.stats().queued);
@@ -752,7 +791,7 @@ async function stalledStore() {
 
 // ---------------------------------------------------------------------------------------------
 function versions() {
-  const v = (p) => {
+  const v = (p: string): string => {
     try {
       return JSON.parse(
         readFileSync(new URL(`./node_modules/${p}/package.json`, import.meta.url), "utf8"),
@@ -805,7 +844,7 @@ async function main() {
   const lines = [
     "# Benchmark results",
     "",
-    "Produced by `pnpm bench` (bench/run.js). Every figure is measured next to its baseline in the same process run, on the same machine, with fixed event shapes (a ~300-byte tool event, a ~4 KB model event) and fixed seeds. Ratios are figure ÷ baseline for rates and baseline ÷ figure for costs, so above 1× means better than the baseline.",
+    "Produced by `pnpm bench` (bench/run.ts). Every figure is measured next to its baseline in the same process run, on the same machine, with fixed event shapes (a ~300-byte tool event, a ~4 KB model event) and fixed seeds. Ratios are figure ÷ baseline for rates and baseline ÷ figure for costs, so above 1× means better than the baseline.",
     "",
     `Machine: ${cpus().length} × ${cpu}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB; PostgreSQL ${pgVersion}; ${Object.entries(
       versions(),
