@@ -1,4 +1,4 @@
-import { constants } from "node:fs";
+import { constants, type Dirent } from "node:fs";
 import { mkdir, open, readdir, rename, stat, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import {
@@ -165,9 +165,24 @@ export class JsonlStore implements AuditStore {
     if (this.#closed) throw new AuditClosedError("[audit] [jsonl] the store is closed");
   }
 
+  #warnOnce(key: string, message: string): void {
+    if (this.#reported.has(key)) return;
+    this.#reported.add(key);
+    this.#onWarning?.(message);
+  }
+
   #prepare(): Promise<void> {
     this.#ready ??= mkdir(this.dir, { recursive: true, mode: 0o700 })
-      .then(() => undefined)
+      .then(async () => {
+        const mode = (await stat(this.dir)).mode;
+        // Anyone who may write the directory may plant files or links in it.
+        if ((mode & 0o022) !== 0) {
+          this.#warnOnce(
+            "dir-mode",
+            `[audit] [jsonl] ${this.dir} is group- or world-writable (mode ${(mode & 0o777).toString(8)}): others could plant files or links in the trail; chmod 700 it`,
+          );
+        }
+      })
       .catch((err: unknown) => {
         this.#ready = undefined;
         throw new StoreError(
@@ -186,9 +201,9 @@ export class JsonlStore implements AuditStore {
   }
 
   async #list(): Promise<Segment[]> {
-    let names: string[];
+    let names: Dirent[];
     try {
-      names = await readdir(this.dir);
+      names = await readdir(this.dir, { withFileTypes: true });
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === "ENOENT") {
         if (!this.#readOnly) return [];
@@ -201,9 +216,18 @@ export class JsonlStore implements AuditStore {
       throw new StoreError("jsonl", `cannot read ${this.dir}: ${describe(err)}`, { cause: err });
     }
     const out: Segment[] = [];
-    for (const name of names) {
+    for (const entry of names) {
+      const name = entry.name;
       const m = FILE_PATTERN.exec(name);
       if (!m) continue;
+      // A link planted in the directory could point a writer or a reader at any file: refused.
+      if (!entry.isFile()) {
+        this.#warnOnce(
+          `link:${name}`,
+          `[audit] [jsonl] ${this.dir}/${name} is not a regular file (a symbolic link?); it is ignored and never written through`,
+        );
+        continue;
+      }
       out.push({ name, partition: m[1] ?? SINGLE, seq: m[2] === undefined ? 0 : Number(m[2]) });
     }
     return out.sort((a, b) =>
@@ -519,7 +543,21 @@ export class JsonlStore implements AuditStore {
     let text = state.endsWithNewline ? "" : "\n";
     for (const e of fresh) text += JSON.stringify(e) + "\n";
     const buf = Buffer.from(text);
-    const fh = await open(path, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT, 0o600);
+    // O_NOFOLLOW: a symbolic link planted under a segment's name is refused, never written through.
+    const fh = await open(
+      path,
+      constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW,
+      0o600,
+    ).catch((err: NodeJS.ErrnoException) => {
+      if (err.code === "ELOOP") {
+        throw new StoreError(
+          "jsonl",
+          `${path} is a symbolic link: refusing to write through it (remove it, then retry)`,
+          { cause: err },
+        );
+      }
+      throw err;
+    });
     try {
       // One write of the whole batch: with O_APPEND and the lock, nothing can land in between.
       let off = 0;
@@ -605,7 +643,10 @@ export class JsonlStore implements AuditStore {
           await unlink(path);
         } else {
           const tmp = join(this.dir, `.${s.name}.${process.pid}.tmp`);
-          const fh = await open(tmp, "w", 0o600);
+          // A file or link already under the temporary name is removed, then the name is created
+          // exclusively: a planted link cannot redirect the rewrite.
+          await unlink(tmp).catch(() => undefined);
+          const fh = await open(tmp, "wx", 0o600);
           try {
             let text = "";
             for await (const e of this.#events(s.name, "asc")) {
