@@ -17,6 +17,9 @@ import {
   rawEd25519PublicKey,
   resolutionEventId,
   storableString,
+  type AuditFilter,
+  eventMatches,
+  resolveFilter,
   verifyChain,
   verifyEvidenceBundle,
 } from "../src/index.js";
@@ -45,12 +48,37 @@ const keyFor = (name?: string): string | undefined =>
   name === "hmac" ? keys.hmac.text : name === "wrong" ? keys.hmacWrong.text : undefined;
 const pending = new Set<string>(vectors.pendingFindings);
 
-/** A store over a list, streamed in the list's order, as an exported trail is read. */
-function listStore(events: AuditEvent[]): AuditStore {
+/**
+ * A store over a list, read in the list's order, as an exported trail is read: filters as any
+ * store applies them, and, for trails given as stored lines, those lines as its stored rows.
+ */
+function listStore(events: AuditEvent[], lines?: string[]): AuditStore {
+  const matching = (filter?: AuditFilter) => {
+    const f = resolveFilter(filter);
+    let out = events.filter((e) => eventMatches(f, e));
+    if (f.order === "desc") out = [...out].reverse();
+    return f.limit === undefined ? out : out.slice(0, f.limit);
+  };
   return {
-    async *stream(filter?: { type?: string }) {
-      for (const e of events) if (!filter?.type || e.type === filter.type) yield e;
+    id: "list",
+    capabilities: { persistent: false, multiProcess: false, subscribe: false },
+    async *stream(filter?: AuditFilter) {
+      yield* matching(filter);
     },
+    async query(filter?: AuditFilter) {
+      return matching(filter);
+    },
+    async get(id: string) {
+      return events.find((e) => e.id === id);
+    },
+    async count(filter?: AuditFilter) {
+      return matching(filter).length;
+    },
+    ...(lines && {
+      async *storedRows() {
+        for (let i = 0; i < lines.length; i++) yield { location: `line ${i + 1}`, text: lines[i]! };
+      },
+    }),
   } as unknown as AuditStore;
 }
 
@@ -121,7 +149,7 @@ describe("docs/test-vectors.json", () => {
     for (const t of vectors.tampered) {
       const events: AuditEvent[] = t.lines ? t.lines.map((l: string) => JSON.parse(l)) : t.events;
       const key = keyFor(t.verify.key);
-      const report = await verifyChain(listStore(events), {
+      const report = await verifyChain(listStore(events, t.lines), {
         ...(key !== undefined && { key }),
         ...(t.verify.publicKey && { publicKey }),
         ...(t.witness && { witness: t.witness }),
