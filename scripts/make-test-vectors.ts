@@ -8,6 +8,7 @@ import { writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import {
   type AuditEvent,
+  type AuditFilter,
   type AuditStore,
   buildEvidenceBundle,
   type ChainProblemKind,
@@ -15,6 +16,7 @@ import {
   canonicalJson,
   chainInput,
   checkpointNoteBody,
+  eventMatches,
   hashEvent,
   keyIdOf,
   leafHash,
@@ -23,11 +25,9 @@ import {
   noteVerifierKey,
   rawEd25519PublicKey,
   resolutionEventId,
+  resolveFilter,
   signCheckpoint,
   storableString,
-  type AuditFilter,
-  eventMatches,
-  resolveFilter,
   verifyChain,
   verifyEvidenceBundle,
 } from "../packages/core/src/index.js";

@@ -3,12 +3,14 @@ import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import {
   type AuditEvent,
+  type AuditFilter,
   type AuditStore,
   type CheckpointData,
   canonicalJson,
   chainInput,
   checkpointNoteBody,
   checkpointSignatureValid,
+  eventMatches,
   hashEvent,
   keyIdOf,
   leafHash,
@@ -16,10 +18,8 @@ import {
   noteVerifierKey,
   rawEd25519PublicKey,
   resolutionEventId,
-  storableString,
-  type AuditFilter,
-  eventMatches,
   resolveFilter,
+  storableString,
   verifyChain,
   verifyEvidenceBundle,
 } from "../src/index.js";
