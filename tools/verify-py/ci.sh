@@ -60,7 +60,7 @@ tampered() {
 
 echo "== the demo's trail (JSONL store, SHA-256 chain)"
 demo="$tmp/demo"
-AUDIT_STORE="jsonl:$demo" node "$root/examples/demo/demo.js" >"$tmp/demo.log"
+AUDIT_STORE="jsonl:$demo" "$root/node_modules/.bin/tsx" "$root/examples/demo/demo.ts" >"$tmp/demo.log"
 compare demo "$demo" "--require-closed" "--require-closed"
 # The same trail as an export: audit query -o jsonl --order asc.
 node "$bin" query --store "jsonl:$demo" -o jsonl --order asc --limit 1000000 >"$tmp/export.jsonl"
