@@ -134,9 +134,10 @@ export interface AuditStore {
   /** Releases what the store opened. Idempotent. */
   close(): Promise<void>;
   /**
-   * For stores that delete events by themselves (a size cap such as SQLite's `maxEvents`): the
-   * listener is called after each such deletion with the last deleted link of every chain that
-   * lost events, so the auditor can write the prune checkpoints that keep the rest verifiable.
+   * The listener is called after each deletion — `prune`, or a store's own size cap such as
+   * SQLite's `maxEvents` — with the last deleted link of every chain that lost events, read in the
+   * same pass as the deletion, so the auditor can write the prune checkpoints that keep the rest
+   * verifiable even while other processes write. Offered by SQLite and JSONL.
    * Returns the function that removes the listener.
    */
   onRetention?(listener: (heads: readonly PrunedChainHead[]) => void): () => void;

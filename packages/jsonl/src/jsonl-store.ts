@@ -14,6 +14,7 @@ import {
   cursorNotFound,
   eventMatches,
   isAfterCursor,
+  type PrunedChainHead,
   type PruneOptions,
   type ResolvedFilter,
   resolveFilter,
@@ -119,6 +120,7 @@ export class JsonlStore implements AuditStore {
   readonly #segments = new Map<string, SegmentState>();
   readonly #ids = new Map<string, Set<string>>();
   readonly #reported = new Set<string>();
+  readonly #retentionListeners = new Set<(heads: readonly PrunedChainHead[]) => void>();
   #badLines = 0;
   #tail: Promise<unknown> = Promise.resolve();
   #ready: Promise<void> | undefined;
@@ -630,13 +632,22 @@ export class JsonlStore implements AuditStore {
       // The cut is found under the lock, so writers cannot move it while it is applied.
       const boundary = await this.#pruneCut(before, keep);
       let deleted = 0;
+      // The last deleted link of each chain, found in the same pass that deletes, so the auditor
+      // can anchor what remains even when writers in other processes move on meanwhile.
+      const heads = new Map<string, PrunedChainHead>();
       for (const s of await this.#list()) {
         const path = join(this.dir, s.name);
         let total = 0;
         let old = 0;
         for await (const e of this.#events(s.name, "asc")) {
           total++;
-          if (compareEvents(e, boundary) < 0) old++;
+          if (compareEvents(e, boundary) < 0) {
+            old++;
+            const c = e.chain;
+            if (c && (heads.get(c.id)?.seq ?? 0) < c.seq) {
+              heads.set(c.id, { chainId: c.id, seq: c.seq, hash: c.hash });
+            }
+          }
         }
         if (old === 0) continue;
         if (old === total) {
@@ -668,8 +679,26 @@ export class JsonlStore implements AuditStore {
         this.#segments.delete(s.name);
         this.#ids.delete(s.partition);
       }
+      if (heads.size > 0) {
+        for (const listener of this.#retentionListeners) {
+          try {
+            listener([...heads.values()]);
+          } catch {
+            // A listener's failure must not fail the prune that already happened.
+          }
+        }
+      }
       return deleted;
     });
+  }
+
+  /**
+   * Called after a prune with the last deleted link of every chain that lost events, found in the
+   * same pass that deleted them (the auditor writes the prune checkpoints from it).
+   */
+  onRetention(listener: (heads: readonly PrunedChainHead[]) => void): () => void {
+    this.#retentionListeners.add(listener);
+    return () => this.#retentionListeners.delete(listener);
   }
 
   async #pruneCut(before: string | undefined, keep: number | undefined): Promise<Key> {

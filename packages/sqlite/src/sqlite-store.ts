@@ -275,15 +275,7 @@ export class SqliteStore implements AuditStore {
           this.#db.transaction(() => this.#pruneKeep(this.#maxEvents!, heads)).immediate(),
         );
         this.#approxCount = this.#maxEvents;
-        if (heads.length > 0) {
-          for (const listener of this.#retentionListeners) {
-            try {
-              listener(heads);
-            } catch {
-              // A listener's failure must not fail the append that already succeeded.
-            }
-          }
-        }
+        this.#notifyRetention(heads);
       }
     }
   }
@@ -366,17 +358,38 @@ export class SqliteStore implements AuditStore {
     this.#check();
     this.#checkWritable("prune");
     const { before, keep } = resolvePrune(options);
-    return this.#wrap("prune", () =>
+    // The last deleted link of each chain, read in the same transaction as the deletion.
+    const heads: PrunedChainHead[] = [];
+    const deleted = this.#wrap("prune", () =>
       this.#db
         .transaction(() => {
           let n = 0;
-          if (before !== undefined)
+          if (before !== undefined) {
+            heads.push(...this.#headsWhere("time < ?", [before]));
             n += this.#db.prepare("DELETE FROM audit_events WHERE time < ?").run(before).changes;
-          if (keep !== undefined) n += this.#pruneKeep(keep);
+          }
+          if (keep !== undefined) n += this.#pruneKeep(keep, heads);
           return n;
         })
         .immediate(),
     );
+    this.#notifyRetention(heads);
+    return deleted;
+  }
+
+  // One head per chain (the highest, when a prune by time and by count both cut it).
+  #notifyRetention(found: readonly PrunedChainHead[]): void {
+    if (found.length === 0) return;
+    const byChain = new Map<string, PrunedChainHead>();
+    for (const h of found)
+      if ((byChain.get(h.chainId)?.seq ?? 0) < h.seq) byChain.set(h.chainId, h);
+    for (const listener of this.#retentionListeners) {
+      try {
+        listener([...byChain.values()]);
+      } catch {
+        // A listener's failure must not fail the deletion that already happened.
+      }
+    }
   }
 
   #pruneKeep(keep: number, heads?: PrunedChainHead[]): number {
@@ -459,7 +472,10 @@ export class SqliteStore implements AuditStore {
     }
   }
 
-  /** Called after `maxEvents` deleted old events, with the last deleted link of each chain. */
+  /**
+   * Called after `maxEvents` or `prune` deleted events, with the last deleted link of each chain
+   * (the auditor writes the prune checkpoints from it).
+   */
   onRetention(listener: (heads: readonly PrunedChainHead[]) => void): () => void {
     this.#retentionListeners.add(listener);
     return () => this.#retentionListeners.delete(listener);

@@ -18,18 +18,8 @@ async function firstLinks(store: AuditStore): Promise<Map<string, { seq: number;
   return first;
 }
 
-export async function pruneWithAnchors(
-  store: AuditStore,
-  options: PruneOptions,
-  pipeline: WritePipeline,
-): Promise<number> {
-  const sealer = pipeline.seal.sealer;
-  if (!sealer) return store.prune(options);
-  // Only chains whose head the prune removed get an anchor: a chain that already started late
-  // (its head deleted by someone else) must keep showing that gap.
-  const before = await firstLinks(store);
-  const deleted = await store.prune(options);
-  if (deleted === 0) return deleted;
+// The highest seq each chain's remaining prune anchors cover.
+async function pruneAnchors(store: AuditStore): Promise<Map<string, number>> {
   const anchored = new Map<string, number>();
   for await (const e of store.stream({ type: "audit.checkpoint" })) {
     const d = e.data as { chainId?: unknown; seq?: unknown; reason?: unknown };
@@ -37,13 +27,36 @@ export async function pruneWithAnchors(
       continue;
     anchored.set(d.chainId, Math.max(anchored.get(d.chainId) ?? 0, d.seq));
   }
+  return anchored;
+}
+
+export async function pruneWithAnchors(
+  store: AuditStore,
+  options: PruneOptions,
+  pipeline: WritePipeline,
+): Promise<number> {
+  const sealer = pipeline.seal.sealer;
+  if (!sealer) return store.prune(options);
+  // A store that reports what it deleted (onRetention, which this auditor listens to) is anchored
+  // from that report, taken in the same pass as the deletion: exact even while other processes
+  // write. Otherwise the anchors are read from what remains: only chains whose head this prune
+  // removed get one (a chain that already started late, its head deleted by someone else, must
+  // keep showing that gap). Either way a prune can remove an earlier prune's anchor (anchors age
+  // like any event): an anchor still needed is written again.
+  const reports = store.onRetention !== undefined;
+  const before = reports ? undefined : await firstLinks(store);
+  const anchoredBefore = await pruneAnchors(store);
+  const deleted = await store.prune(options);
+  if (deleted === 0) return deleted;
+  await pipeline.flush();
+  const anchored = await pruneAnchors(store);
   const anchors: [string, { seq: number; prev: string }][] = [];
   for (const [chainId, f] of await firstLinks(store)) {
+    if ((anchored.get(chainId) ?? 0) >= f.seq - 1) continue;
     // A chain first written while the prune ran counts as starting at 1.
-    const was = before.get(chainId)?.seq ?? 1;
-    if (f.seq > was && (anchored.get(chainId) ?? 0) < f.seq - 1) {
-      anchors.push([chainId, f]);
-    }
+    const headCut = before !== undefined && f.seq > (before.get(chainId)?.seq ?? 1);
+    const anchorCut = (anchoredBefore.get(chainId) ?? 0) >= f.seq - 1;
+    if (headCut || anchorCut) anchors.push([chainId, f]);
   }
   if (anchors.length === 0) return deleted;
   await pipeline.exclusive(async () => {
