@@ -1,11 +1,10 @@
 import { AsyncLocalStorage } from "node:async_hooks";
 import type { Auditor } from "@audit/core";
-import { newSpanId, uuidv7 } from "@audit/core";
+import { errorType, newSpanId, RunTrail, roundDuration as round, uuidv7 } from "@audit/core";
 import type { Telemetry, ToolApprovalStatus } from "ai";
 import { isApproved } from "./approval-outcome.js";
 import { ToolCallDeniedError } from "./errors.js";
 import { type NormalizedVerdict, normalizeVerdict, type ToolPolicy } from "./policy.js";
-import { errorType, RunTrail, round } from "./run-trail.js";
 
 /** Options of {@link auditTelemetry} and {@link auditCall}. */
 export interface AuditTelemetryOptions {

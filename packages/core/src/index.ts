@@ -17,6 +17,13 @@ export {
   type RunHost,
   type RunOptions,
 } from "./auditor/run.js";
+export {
+  errorType,
+  RunTrail,
+  type RunTrailHost,
+  type RunTrailInit,
+  round as roundDuration,
+} from "./auditor/run-trail.js";
 export { canonicalJson } from "./canonical.js";
 export type { Outcome } from "./durable/commit-tracker.js";
 export { isDiskFull, isRejection } from "./durable/failure.js";

@@ -1,7 +1,7 @@
 import type { Auditor } from "@audit/core";
+import { errorType, RunTrail, roundDuration as round } from "@audit/core";
 import { BaseCallbackHandler } from "@langchain/core/callbacks/base";
 import { hitlActionRequests, hitlApprovalId } from "./hitl-approvals.js";
-import { errorType, RunTrail, round } from "./run-trail.js";
 
 /** Options of {@link AuditCallbackHandler}. */
 export interface AuditCallbackHandlerOptions {

@@ -1,3 +1,4 @@
+export { RunTrail } from "@audit/core";
 export { APPROVING_OUTCOMES, isApproved } from "./approval-outcome.js";
 export {
   AuditCallbackHandler,
@@ -17,4 +18,3 @@ export type {
   ToolCallRequest,
   ToolPolicy,
 } from "./policy.js";
-export { RunTrail } from "./run-trail.js";

@@ -1,5 +1,5 @@
 import type { Auditor, Risk } from "@audit/core";
-import { ApprovalNotFoundError, uuidFromName, uuidv7 } from "@audit/core";
+import { ApprovalNotFoundError, errorType, uuidFromName, uuidv7 } from "@audit/core";
 import { awaitAllCallbacks } from "@langchain/core/callbacks/promises";
 import { ToolMessage } from "@langchain/core/messages";
 import { createMiddleware } from "langchain";
@@ -7,7 +7,6 @@ import { isApproved } from "./approval-outcome.js";
 import type { AuditCallbackHandler } from "./audit-callback-handler.js";
 import { ToolCallDeniedError } from "./errors.js";
 import { type NormalizedVerdict, normalizeVerdict, type ToolPolicy } from "./policy.js";
-import { errorType } from "./run-trail.js";
 
 /** Options of {@link auditToolGate}. */
 export interface AuditToolGateOptions {

@@ -2,6 +2,7 @@ import { performance } from "node:perf_hooks";
 import type { AuditEvent, EventInput, EventPayloads, Risk } from "../event.js";
 import { newSpanId, uuidv7 } from "../ids.js";
 import { normalize } from "../normalize.js";
+import { errorType, round } from "./run-trail.js";
 
 /** What a run needs of its auditor. */
 export interface RunHost {
@@ -41,11 +42,6 @@ export interface RunEventOptions {
   risk?: Risk;
   /** A span id of its own; by default the event hangs directly under the run. */
   spanId?: string;
-}
-
-function errorType(err: unknown): string {
-  if (err instanceof Error) return err.name || "Error";
-  return typeof err;
 }
 
 function defaultPolicyRisk(decision: string): Risk {
@@ -248,8 +244,4 @@ export class AuditRun {
     if (this.#auditor.durability === "strict") await this.#auditor.commit(this.#endEvent);
     return this.#endEvent;
   }
-}
-
-function round(ms: number): number {
-  return Math.round(ms * 1000) / 1000;
 }

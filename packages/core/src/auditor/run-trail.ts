@@ -1,5 +1,11 @@
-import type { AuditEvent, Auditor, Risk } from "@audit/core";
-import { newSpanId, uuidv7 } from "@audit/core";
+import { performance } from "node:perf_hooks";
+import type { AuditEvent, EventInput, Risk } from "../event.js";
+import { newSpanId, uuidv7 } from "../ids.js";
+
+/** What a run trail needs of its auditor. */
+export interface RunTrailHost {
+  record(input: EventInput): AuditEvent;
+}
 
 /** Where a run sits: its ids and the envelope fields every one of its events carries. */
 export interface RunTrailInit {
@@ -10,21 +16,21 @@ export interface RunTrailInit {
 }
 
 /**
- * The events of one framework run. `auditor.startRun` writes a fixed `run.start` payload; a
- * framework run also carries the framework's own ids (call id, operation, model), so this writes
- * the run's events itself, with the same envelope `AuditRun` would give them.
+ * The events of one framework run, for integrations. `auditor.startRun` writes a fixed
+ * `run.start` payload; a framework run also carries the framework's own ids (call id, operation,
+ * model), so this writes the run's events itself, with the same envelope `AuditRun` gives them.
  */
 export class RunTrail {
   /** The run's id. */
   readonly runId: string;
   /** The span of the run itself. */
   readonly spanId = newSpanId();
-  readonly #audit: Auditor;
+  readonly #audit: RunTrailHost;
   readonly #init: RunTrailInit;
   readonly #startedAt = performance.now();
   #ended = false;
 
-  constructor(audit: Auditor, init: RunTrailInit) {
+  constructor(audit: RunTrailHost, init: RunTrailInit) {
     this.#audit = audit;
     this.#init = init;
     this.runId = init.runId ?? uuidv7();
@@ -94,12 +100,12 @@ export class RunTrail {
   }
 }
 
-/** Milliseconds with microsecond precision, as core records durations. */
+/** Milliseconds with microsecond precision, as durations are recorded. */
 export function round(ms: number): number {
   return Math.round(ms * 1000) / 1000;
 }
 
-/** An error in the shape the trail keeps: its type, and the error itself (normalised by core). */
+/** The type name the trail records for a thrown value (`errorType` in error payloads). */
 export function errorType(err: unknown): string {
   if (err instanceof Error) return err.name || "Error";
   if (err && typeof err === "object" && typeof (err as { name?: unknown }).name === "string")
