@@ -11,7 +11,7 @@ import { AuditConfigError } from "./errors.js";
 import type { AuditEvent, ChainLink, EventPayloads } from "./event.js";
 import type { AuditExporter } from "./exporters/exporter.js";
 import { uuidv7, uuidv7WithTime } from "./ids.js";
-import { leafHash, MerkleFrontier } from "./integrity/merkle.js";
+import { leafHash, MerkleFrontier, sha256Hex } from "./integrity/merkle.js";
 import { noteSignedBy, parseNote, signNote } from "./integrity/signed-note.js";
 
 /** Tamper evidence settings of an auditor. The hash chain is on unless `integrity: false`. */
@@ -139,8 +139,8 @@ export function hashEvent(event: AuditEvent, key?: string | Uint8Array): string 
 }
 
 function hashInput(input: string, key: Buffer | undefined): string {
-  const h = key === undefined ? createHash("sha256") : createHmac("sha256", key);
-  return h.update(input, "utf8").digest("hex");
+  if (key === undefined) return sha256Hex(input);
+  return createHmac("sha256", key).update(input, "utf8").digest("hex");
 }
 
 /** The bytes a legacy checkpoint `signature` covers: the canonical JSON of its data without it. */

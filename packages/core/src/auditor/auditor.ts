@@ -54,6 +54,7 @@ export class Auditor {
   readonly #onError: (error: AuditError) => void;
   readonly #unregister: () => void;
   readonly #stopRetention: () => void;
+  readonly #reportBound = (e: AuditError) => this.#report(e);
   #lastError: AuditorHealth["lastError"];
   #recorded = 0;
   #closing: Promise<void> | undefined;
@@ -103,9 +104,11 @@ export class Auditor {
    */
   record<T extends string>(input: EventInput<T>): AuditEvent {
     if (this.#closing) throw new AuditClosedError("record() after close()");
-    const event = runProcessors(this.#processors, this.#stamper.stamp(input), (e) =>
-      this.#report(e),
-    );
+    const stamped = this.#stamper.stamp(input);
+    const event =
+      this.#processors.length === 0
+        ? stamped
+        : runProcessors(this.#processors, stamped, this.#reportBound);
     this.#pipeline.enqueue(event);
     this.#recorded++;
     return event;

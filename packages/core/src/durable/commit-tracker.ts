@@ -19,7 +19,7 @@ export class CommitTracker {
   // Runs of event numbers that did not reach the store: [start, end), outcome.
   #notStored: { start: number; end: number; outcome: Outcome }[] = [];
 
-  /** The outcome of an event, once known. */
+  /** The outcome of an event, once known (a stored event nobody waited for is not remembered). */
   outcome(event: AuditEvent): Outcome | undefined {
     return this.#outcomes.get(event);
   }
@@ -37,13 +37,15 @@ export class CommitTracker {
 
   /** Records an event's outcome (with its number, when it was counted) and wakes its waiters. */
   settle(event: AuditEvent, outcome: Outcome, seq?: number): void {
-    this.#outcomes.set(event, outcome);
+    const list = this.#waiters.get(event);
+    // Stored is the common case: remembered only for a waiter. A later `commit` of a stored event
+    // that nobody waited for asks the store (it is there), which keeps the write path lean.
+    if (outcome !== "stored" || list) this.#outcomes.set(event, outcome);
     if (seq !== undefined && outcome !== "stored") {
       const last = this.#notStored[this.#notStored.length - 1];
       if (last && last.end === seq && last.outcome === outcome) last.end = seq + 1;
       else this.#notStored.push({ start: seq, end: seq + 1, outcome });
     }
-    const list = this.#waiters.get(event);
     if (!list) return;
     this.#waiters.delete(event);
     for (const w of list) w.resolve(outcome);

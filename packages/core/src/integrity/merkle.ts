@@ -1,11 +1,28 @@
-import { createHash } from "node:crypto";
+import * as crypto from "node:crypto";
+
+const { createHash } = crypto;
+
+// One-shot hashing (Node 20.12+) skips building a Hash object per call: on the write path, where
+// every event is hashed twice, that object is most of the cost. Older Node falls back.
+type OneShot = (algorithm: string, data: string, encoding: "buffer" | "hex") => Buffer | string;
+const oneShot = (crypto as unknown as { hash?: OneShot }).hash;
+
+/** SHA-256 of a string's UTF-8 bytes, as lowercase hex. */
+export function sha256Hex(text: string): string {
+  return oneShot
+    ? (oneShot("sha256", text, "hex") as string)
+    : createHash("sha256").update(text, "utf8").digest("hex");
+}
 
 // RFC 6962 §2.1 (and RFC 9162 §2.1): leaves are hashed with a 0x00 prefix, interior nodes with 0x01,
 // so a leaf can never pass for a node.
 
 /** The Merkle leaf hash of an event: SHA-256(0x00 ‖ UTF-8 of its chain input). */
 export function leafHash(chainInput: string): Buffer {
-  return createHash("sha256").update(Buffer.of(0)).update(chainInput, "utf8").digest();
+  // "\u0000" is the single byte 0x00 in UTF-8.
+  return oneShot
+    ? (oneShot("sha256", `\u0000${chainInput}`, "buffer") as Buffer)
+    : createHash("sha256").update(Buffer.of(0)).update(chainInput, "utf8").digest();
 }
 
 /** An interior node: SHA-256(0x01 ‖ left ‖ right). */

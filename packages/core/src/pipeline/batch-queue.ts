@@ -72,6 +72,11 @@ export class BatchQueue {
     return this.#nextSeq++;
   }
 
+  /** True when `event` is waiting in the queue. */
+  includes(event: AuditEvent): boolean {
+    return this.#events.includes(event);
+  }
+
   /** Events at the head, without removing them (for preparing the next batch ahead of time). */
   peek(n: number): readonly AuditEvent[] {
     return this.#events.slice(0, n);

@@ -43,8 +43,7 @@ export class WritePipeline {
   readonly #onOverflow: "block" | "drop" | "throw";
   readonly #durability: "relaxed" | "strict";
   readonly #report: (error: AuditError) => void;
-  readonly #seqOf = new WeakMap<AuditEvent, number>();
-  #inflight: { batch: AuditEvent[]; start: number } | undefined;
+  #inflight: { batch: AuditEvent[]; recorded: AuditEvent[]; start: number } | undefined;
   #draining = false;
   #paused: Promise<void> | undefined;
   #aborted = false;
@@ -98,23 +97,23 @@ export class WritePipeline {
       }
       this.#spillQueue();
     }
-    this.#seqOf.set(event, this.queue.push(event));
+    this.queue.push(event);
   }
 
   /** Queues an event the library made (a checkpoint); the drain starts right away. */
   enqueueInternal(event: AuditEvent): void {
-    this.#seqOf.set(event, this.queue.push(event));
+    this.queue.push(event);
     this.queue.readySoon();
   }
 
   // onOverflow "block": the agent waits for a synchronous, fsynced write of the queue to the spool.
   #spillQueue(): void {
-    const { events } = this.queue.takeAll();
+    const { events, start } = this.queue.takeAll();
     const batch = this.seal.seal(events);
     this.lanes.dispatch(batch);
     const result: WriteResult = { stored: [], spooled: [], quarantined: [], lost: [] };
     this.writer.toSpool(batch, result);
-    this.#settle(result);
+    this.#settle(result, [{ events, start }]);
   }
 
   #onReady(): void {
@@ -133,14 +132,14 @@ export class WritePipeline {
       while (this.queue.length > 0 && !this.#paused && !this.#aborted) {
         const { events, start } = this.queue.take();
         const batch = this.seal.seal(events);
-        this.#inflight = { batch, start };
+        this.#inflight = { batch, recorded: events, start };
         this.lanes.dispatch(batch);
         const writing = this.writer.write(batch);
         // Prepare the next batch (privacy, chain) while this one is on the wire or on a worker.
         for (const e of this.queue.peek(this.queue.maxEvents)) this.seal.prepare(e);
         const result = await writing;
         this.#inflight = undefined;
-        this.#settle(result);
+        this.#settle(result, [{ events, start }]);
         this.#resolveFlushWaiters();
       }
     } catch (err) {
@@ -154,12 +153,22 @@ export class WritePipeline {
     }
   }
 
-  // An event settles once: a batch that `abort` already spooled keeps that outcome.
-  #settle(result: WriteResult): void {
+  // An event settles once: a batch that `abort` already spooled keeps that outcome. Event numbers
+  // are only needed for what did not reach the store (flush counts those), so the lookup from
+  // event to number is built only then, per batch, never in record().
+  #settle(result: WriteResult, numbered: { events: readonly AuditEvent[]; start: number }[]): void {
+    let seqOf: Map<AuditEvent, number> | undefined;
+    const seq = (e: AuditEvent) => {
+      if (!seqOf) {
+        seqOf = new Map();
+        for (const n of numbered) n.events.forEach((x, i) => seqOf!.set(x, n.start + i));
+      }
+      return seqOf.get(e);
+    };
     const mark = (list: AuditEvent[], outcome: Outcome) => {
       for (const e of list) {
-        if (this.tracker.outcome(e) === undefined)
-          this.tracker.settle(e, outcome, this.#seqOf.get(e));
+        if (this.tracker.outcome(e) !== undefined) continue;
+        this.tracker.settle(e, outcome, outcome === "stored" ? undefined : seq(e));
       }
     };
     mark(result.stored, "stored");
@@ -218,7 +227,8 @@ export class WritePipeline {
   async outcome(event: AuditEvent): Promise<Outcome | undefined> {
     const known = this.tracker.outcome(event);
     if (known) return known;
-    if (!this.#seqOf.has(event)) return undefined;
+    const pending = this.#inflight?.recorded.includes(event) === true || this.queue.includes(event);
+    if (!pending) return undefined;
     this.queue.readySoon();
     return this.tracker.wait(event);
   }
@@ -249,7 +259,11 @@ export class WritePipeline {
    */
   spillSync(finalCheckpoint: boolean): void {
     const inflight = this.#inflight?.batch ?? [];
-    const { events } = this.queue.takeAll();
+    const numbered = this.#inflight
+      ? [{ events: this.#inflight.recorded, start: this.#inflight.start }]
+      : [];
+    const { events, start } = this.queue.takeAll();
+    numbered.push({ events, start });
     const rest = this.seal.seal(events);
     if (finalCheckpoint && this.seal.sealer && this.seal.sealer.head.seq > 0) {
       rest.push(this.seal.checkpoint(true));
@@ -262,7 +276,7 @@ export class WritePipeline {
     } catch (err) {
       this.#report(err as SpoolError);
     }
-    this.#settle(result);
+    this.#settle(result, numbered);
   }
 
   /**
