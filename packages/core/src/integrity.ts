@@ -1,11 +1,4 @@
-import {
-  createHash,
-  createHmac,
-  createPrivateKey,
-  createPublicKey,
-  type KeyObject,
-  verify,
-} from "node:crypto";
+import { createHmac, createPrivateKey, createPublicKey, type KeyObject, verify } from "node:crypto";
 import { canonicalJson } from "./canonical.js";
 import { AuditConfigError } from "./errors.js";
 import type { AuditEvent, ChainLink, EventPayloads } from "./event.js";

@@ -161,7 +161,9 @@ export class WritePipeline {
     const seq = (e: AuditEvent) => {
       if (!seqOf) {
         seqOf = new Map();
-        for (const n of numbered) n.events.forEach((x, i) => seqOf!.set(x, n.start + i));
+        for (const n of numbered) {
+          for (let i = 0; i < n.events.length; i++) seqOf.set(n.events[i]!, n.start + i);
+        }
       }
       return seqOf.get(e);
     };
