@@ -1,10 +1,18 @@
 import { AsyncLocalStorage } from "node:async_hooks";
 import type { Auditor } from "@audit/core";
-import { errorType, newSpanId, RunTrail, roundDuration as round, uuidv7 } from "@audit/core";
+import {
+  errorType,
+  type NormalizedVerdict,
+  newSpanId,
+  normalizeVerdict,
+  RunTrail,
+  roundDuration as round,
+  type ToolPolicy,
+  uuidv7,
+} from "@audit/core";
 import type { Telemetry, ToolApprovalStatus } from "ai";
 import { isApproved } from "./approval-outcome.js";
 import { ToolCallDeniedError } from "./errors.js";
-import { type NormalizedVerdict, normalizeVerdict, type ToolPolicy } from "./policy.js";
 
 /** Options of {@link auditTelemetry} and {@link auditCall}. */
 export interface AuditTelemetryOptions {

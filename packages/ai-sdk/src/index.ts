@@ -1,3 +1,9 @@
+export type {
+  PolicyDecision,
+  PolicyVerdict,
+  ToolCallRequest,
+  ToolPolicy,
+} from "@audit/core";
 export { APPROVING_OUTCOMES, isApproved } from "./approval-outcome.js";
 export {
   type ToolApprovalResponsePart,
@@ -12,9 +18,3 @@ export {
   type CallBinding,
 } from "./audit-telemetry.js";
 export { ToolCallDeniedError } from "./errors.js";
-export type {
-  PolicyDecision,
-  PolicyVerdict,
-  ToolCallRequest,
-  ToolPolicy,
-} from "./policy.js";

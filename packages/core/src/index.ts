@@ -158,6 +158,14 @@ export type { EventProcessor } from "./pipeline/processors.js";
 export { isReservedType, type TraceContextProvider } from "./pipeline/stamp.js";
 export type { FlushResult } from "./pipeline/write-pipeline.js";
 export {
+  type NormalizedVerdict,
+  normalizeVerdict,
+  type PolicyDecision,
+  type PolicyVerdict,
+  type ToolCallRequest,
+  type ToolPolicy,
+} from "./policy/tool-policy.js";
+export {
   CONTENT_FIELDS,
   isSecretKey,
   PrivacyFilter,

@@ -1,3 +1,9 @@
+export type {
+  PolicyDecision,
+  PolicyVerdict,
+  ToolCallRequest,
+  ToolPolicy,
+} from "@audit/core";
 export { RunTrail } from "@audit/core";
 export { APPROVING_OUTCOMES, isApproved } from "./approval-outcome.js";
 export {
@@ -12,9 +18,3 @@ export {
   hitlDecisions,
   type InterruptLike,
 } from "./hitl-approvals.js";
-export type {
-  PolicyDecision,
-  PolicyVerdict,
-  ToolCallRequest,
-  ToolPolicy,
-} from "./policy.js";

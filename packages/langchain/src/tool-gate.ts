@@ -1,12 +1,19 @@
 import type { Auditor, Risk } from "@audit/core";
-import { ApprovalNotFoundError, errorType, uuidFromName, uuidv7 } from "@audit/core";
+import {
+  ApprovalNotFoundError,
+  errorType,
+  type NormalizedVerdict,
+  normalizeVerdict,
+  type ToolPolicy,
+  uuidFromName,
+  uuidv7,
+} from "@audit/core";
 import { awaitAllCallbacks } from "@langchain/core/callbacks/promises";
 import { ToolMessage } from "@langchain/core/messages";
 import { createMiddleware } from "langchain";
 import { isApproved } from "./approval-outcome.js";
 import type { AuditCallbackHandler } from "./audit-callback-handler.js";
 import { ToolCallDeniedError } from "./errors.js";
-import { type NormalizedVerdict, normalizeVerdict, type ToolPolicy } from "./policy.js";
 
 /** Options of {@link auditToolGate}. */
 export interface AuditToolGateOptions {

@@ -1,3 +1,5 @@
+// The contract of a tool policy, shared by the framework integrations (a gate before a tool runs).
+
 /** What a tool policy decided about one tool call. */
 export type PolicyDecision = "allow" | "deny" | "review";
 
@@ -20,7 +22,7 @@ export interface ToolCallRequest {
   args: unknown;
   /** The model's id for this call. */
   toolCallId: string;
-  /** The audit run the call belongs to, when the callback handler saw it. */
+  /** The audit run the call belongs to, when the integration knows it. */
   runId: string | undefined;
 }
 
