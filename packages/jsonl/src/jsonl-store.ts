@@ -12,6 +12,7 @@ import {
   assertValidEvent,
   compareEvents,
   cursorNotFound,
+  describeError,
   eventMatches,
   isAfterCursor,
   type PrunedChainHead,
@@ -189,7 +190,7 @@ export class JsonlStore implements AuditStore {
         this.#ready = undefined;
         throw new StoreError(
           "jsonl",
-          `cannot create ${this.dir} (${describe(err)}); check the path and permissions`,
+          `cannot create ${this.dir} (${describeError(err)}); check the path and permissions`,
           {
             cause: err,
           },
@@ -215,7 +216,9 @@ export class JsonlStore implements AuditStore {
           { code: "AUDIT_STORE_MISSING", cause: err },
         );
       }
-      throw new StoreError("jsonl", `cannot read ${this.dir}: ${describe(err)}`, { cause: err });
+      throw new StoreError("jsonl", `cannot read ${this.dir}: ${describeError(err)}`, {
+        cause: err,
+      });
     }
     const out: Segment[] = [];
     for (const entry of names) {
@@ -372,7 +375,9 @@ export class JsonlStore implements AuditStore {
       try {
         await this.#lock.acquire(this.#lockTimeoutMs);
       } catch (err) {
-        throw new StoreError("jsonl", `cannot lock ${this.dir}: ${describe(err)}`, { cause: err });
+        throw new StoreError("jsonl", `cannot lock ${this.dir}: ${describeError(err)}`, {
+          cause: err,
+        });
       }
       try {
         return await fn();
@@ -482,7 +487,7 @@ export class JsonlStore implements AuditStore {
           await this.#appendPartition(partition, list, segments);
       } catch (err) {
         if (err instanceof AuditError) throw err;
-        throw new StoreError("jsonl", `append failed in ${this.dir}: ${describe(err)}`, {
+        throw new StoreError("jsonl", `append failed in ${this.dir}: ${describeError(err)}`, {
           cause: err,
         });
       }
@@ -758,7 +763,9 @@ export class JsonlStore implements AuditStore {
         }
       } catch (err) {
         if (err instanceof AuditError) throw err;
-        throw new StoreError("jsonl", `cannot read ${this.dir}: ${describe(err)}`, { cause: err });
+        throw new StoreError("jsonl", `cannot read ${this.dir}: ${describeError(err)}`, {
+          cause: err,
+        });
       } finally {
         await Promise.all(heads.map((h) => h.it.return(undefined)));
       }
@@ -809,12 +816,4 @@ async function syncDir(dir: string): Promise<void> {
   } finally {
     await fh.close();
   }
-}
-
-function describe(err: unknown): string {
-  if (err instanceof Error) {
-    const code = (err as NodeJS.ErrnoException).code;
-    return code ? `${code}: ${err.message}` : err.message;
-  }
-  return String(err);
 }

@@ -8,6 +8,7 @@ import {
   type AuditStore,
   assertValidBatch,
   cursorNotFound,
+  describeError,
   eventMatches,
   type PrunedChainHead,
   type PruneOptions,
@@ -156,8 +157,8 @@ export class SqliteStore implements AuditStore {
         throw new StoreError(
           "sqlite",
           this.#readonly
-            ? `cannot open ${filename} read-only (${describe(err)})`
-            : `cannot open ${filename} (${describe(err)}); check that the directory exists and is writable`,
+            ? `cannot open ${filename} read-only (${describeError(err)})`
+            : `cannot open ${filename} (${describeError(err)}); check that the directory exists and is writable`,
           {
             cause: err,
           },
@@ -179,7 +180,7 @@ export class SqliteStore implements AuditStore {
     } catch (err) {
       if (this.#owned) db.close();
       if (err instanceof AuditError) throw err;
-      throw new StoreError("sqlite", `cannot prepare ${this.filename}: ${describe(err)}`, {
+      throw new StoreError("sqlite", `cannot prepare ${this.filename}: ${describeError(err)}`, {
         cause: err,
       });
     }
@@ -240,7 +241,7 @@ export class SqliteStore implements AuditStore {
       return fn();
     } catch (err) {
       if (err instanceof AuditError) throw err;
-      throw new StoreError("sqlite", `${what} failed on ${this.filename}: ${describe(err)}`, {
+      throw new StoreError("sqlite", `${what} failed on ${this.filename}: ${describeError(err)}`, {
         cause: err,
       });
     }
@@ -257,7 +258,7 @@ export class SqliteStore implements AuditStore {
       try {
         added = await this.#thread.insert(rows);
       } catch (err) {
-        throw new StoreError("sqlite", `append failed on ${this.filename}: ${describe(err)}`, {
+        throw new StoreError("sqlite", `append failed on ${this.filename}: ${describeError(err)}`, {
           cause: err,
         });
       }
@@ -541,14 +542,6 @@ function toRow(e: AuditEvent): InsertRow {
     e.chain?.seq ?? null,
     JSON.stringify(e),
   ];
-}
-
-function describe(err: unknown): string {
-  if (err instanceof Error) {
-    const code = (err as { code?: string }).code;
-    return code ? `${code}: ${err.message}` : err.message;
-  }
-  return String(err);
 }
 
 interface StoredSqliteRow {

@@ -65,16 +65,10 @@ export class Spool {
   #file: string | undefined;
   #offset = 0;
   #bytes: number | undefined;
-  #quarantined = 0;
 
   constructor(dir: string, options: SpoolOptions = {}) {
     this.dir = dir;
     this.maxBytes = options.maxBytes ?? 512 * 1024 * 1024;
-  }
-
-  /** Events this process set aside in quarantine. */
-  get quarantined(): number {
-    return this.#quarantined;
   }
 
   /**
@@ -151,7 +145,6 @@ export class Spool {
     } catch (err) {
       throw new SpoolError(`cannot quarantine event ${event.id} in ${this.dir}`, { cause: err });
     }
-    this.#quarantined++;
   }
 
   /** Stops appending to the current file so it can be claimed; the next write starts a new one. */

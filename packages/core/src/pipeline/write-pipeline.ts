@@ -120,7 +120,6 @@ export class WritePipeline {
     if (this.#draining || this.#paused || this.#aborted) return;
     if (this.queue.length === 0) {
       this.#resolveFlushWaiters();
-      // An idle checkpoint that fell due while the pipeline was busy.
       return;
     }
     this.#draining = true;
