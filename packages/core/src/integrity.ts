@@ -1,7 +1,7 @@
 import { createHmac, createPrivateKey, createPublicKey, type KeyObject, verify } from "node:crypto";
 import { canonicalJson } from "./canonical.js";
 import { AuditConfigError } from "./errors.js";
-import type { AuditEvent, ChainLink, EventPayloads } from "./event.js";
+import type { AuditEvent, EventPayloads } from "./event.js";
 import type { AuditExporter } from "./exporters/exporter.js";
 import { uuidv7, uuidv7WithTime } from "./ids.js";
 import { SealedLink } from "./integrity/event-text.js";
