@@ -10,6 +10,7 @@ import {
 import { ConsoleExporter } from "./exporters/console-exporter.js";
 import type { AuditExporter } from "./exporters/exporter.js";
 import { MemoryStore } from "./memory-store.js";
+import { readUrlParams } from "./store-kit/url-params.js";
 import { NullStore } from "./null-store.js";
 import { scrubString } from "./privacy.js";
 import type { AuditStore } from "./store.js";
@@ -33,14 +34,15 @@ export interface AdapterModule {
 }
 
 function memoryFactory(url: string): AuditStore {
-  const max = new URLSearchParams(url.split("?")[1] ?? "").get("maxEvents");
-  if (max === null) return new MemoryStore();
-  const maxEvents = Number(max);
-  if (!Number.isInteger(maxEvents) || maxEvents < 1) {
-    throw new AuditConfigError(`memory: maxEvents must be a whole number ≥ 1, got "${max}"`);
-  }
-  return new MemoryStore({ maxEvents });
+  const { values } = readUrlParams(
+    "memory",
+    new URLSearchParams(url.split("?")[1] ?? ""),
+    MEMORY_PARAMS,
+  );
+  return new MemoryStore(values);
 }
+
+const MEMORY_PARAMS = { maxEvents: { kind: "integer", min: 1 } } as const;
 
 const storeFactories = new Map<string, StoreFactory>([
   ["memory", memoryFactory],
