@@ -10,10 +10,10 @@ import {
 import { ConsoleExporter } from "./exporters/console-exporter.js";
 import type { AuditExporter } from "./exporters/exporter.js";
 import { MemoryStore } from "./memory-store.js";
-import { readUrlParams } from "./store-kit/url-params.js";
 import { NullStore } from "./null-store.js";
 import { scrubString } from "./privacy.js";
 import type { AuditStore } from "./store.js";
+import { readUrlParams } from "./store-kit/url-params.js";
 
 /** Opens a store from a URL of its scheme. Options come from the caller of `openStore`. */
 export type StoreFactory = (
