@@ -66,9 +66,12 @@ export function renderResults(report: Report, sections: readonly Section[], info
   if (missed.length > 0) {
     lines.push("Not met in every repetition:", "");
     for (const r of missed) {
-      const what = r.target?.on === "ratio" ? ratioCell(r) : `${figureCell(r)} (${spreadCell(r)})`;
+      const what =
+        r.target?.on === "ratio"
+          ? `${ratioCell(r)} of ${r.baseline?.name ?? "the baseline"}`
+          : `${figureCell(r)} (${spreadCell(r)})`;
       lines.push(
-        `- ${cell(r.workload)}: ${what}; target ${describeTarget(r.target!, r.unit)} — ${r.verdict}`,
+        `- ${cell(r.workload)}: ${what}; target ${r.target ? describeTarget(r.target, r.unit) : ""} — ${r.verdict}`,
       );
     }
     lines.push("");

@@ -14,9 +14,9 @@ import { inputs, smallInput, stamped, timed } from "../lib.js";
 export const jsonlThroughputSection: Section = {
   name: "jsonl",
   title: "Throughput: JSONL",
-  method: `Events/s from the first \`record()\` until \`flush()\` resolves, small events ${PRODUCER}, a fresh directory per repetition; the JSONL store's default is an fsync per batch. Baselines, in the same repetition: pino (default options, \`pino.destination({ sync: false })\`) writing the same records (stamped events) to a file until flushed and fsynced once; raw \`O_APPEND\` writes of the same records in batches of 512 with an fsync each; a naive \`appendFileSync\` per event (20,000 events, no fsync).`,
+  method: `Events/s from the first \`record()\` until \`flush()\` resolves, small events ${PRODUCER}, a fresh directory per repetition; the JSONL store's default is an fsync per batch. Baselines, in the same repetition: pino (default options, \`pino.destination({ sync: false })\`) writing the same records (stamped events) to a file until flushed and fsynced once; raw \`O_APPEND\` writes of the same records in batches of 512 with an fsync each; a naive \`appendFileSync\` per event (10,000 events, no fsync).`,
   async run(ctx: BenchContext) {
-    const n = Math.min(100_000, ctx.settings.events);
+    const n = Math.min(50_000, ctx.settings.events);
     const events = inputs(n, smallInput, 2);
     const records = stamped(n, smallInput, 2);
     const series = {
@@ -67,7 +67,7 @@ export const jsonlThroughputSection: Section = {
       closeSync(fd);
       series.raw.push((n / raw.ms) * 1000);
 
-      const naiveN = Math.min(20_000, n);
+      const naiveN = Math.min(10_000, n);
       const naiveFile = join(ctx.dir("naive"), "naive.jsonl");
       await collect();
       const naive = await timed(async () => {

@@ -96,9 +96,9 @@ async function emptySchema(ctx: BenchContext): Promise<string> {
 export const postgresThroughputSection: Section = {
   name: "postgres",
   title: "Throughput: PostgreSQL",
-  method: `Events/s from the first \`record()\` until \`flush()\` resolves, small events ${PRODUCER}, a fresh schema per repetition. Baseline: raw pg writing the same rows (read back from the auditor's schema) into an empty schema made by the store, \`INSERT … SELECT FROM unnest(…)\` in batches of 512, awaited one after the other; and one INSERT per event (3,000 events).`,
+  method: `Events/s from the first \`record()\` until \`flush()\` resolves, small events ${PRODUCER}, a fresh schema per repetition. Baseline: raw pg writing the same rows (read back from the auditor's schema) into an empty schema made by the store, \`INSERT … SELECT FROM unnest(…)\` in batches of 512, awaited one after the other; and one INSERT per event (1,000 events).`,
   async run(ctx: BenchContext) {
-    const n = Math.min(100_000, ctx.settings.events);
+    const n = Math.min(50_000, ctx.settings.events);
     const events = inputs(n, smallInput, 2);
     const chain: number[] = [];
     const plain: number[] = [];
@@ -129,7 +129,7 @@ export const postgresThroughputSection: Section = {
             spooledChain += run.spooled;
             rawChain.push(raw);
             const naiveSchema = await emptySchema(ctx);
-            naiveRate.push(await rawWriter(client, naiveSchema, stored.slice(0, 3000), 1));
+            naiveRate.push(await rawWriter(client, naiveSchema, stored.slice(0, 1000), 1));
           } else {
             plain.push(run.eventsPerSecond);
             spooledPlain += run.spooled;

@@ -39,7 +39,7 @@ export const recordSection: Section = {
   method:
     "Time of `record()` alone, per event: chunks of 1,000 calls with a turn of the event loop between chunks, the median chunk of each repetition (after 20 warm-up chunks). The work `record()` leaves for later (privacy, chain, serialising, writing) is not in this figure; the full-cost section counts it. Baseline: pino's `logger.info` of the same inputs into a stream that discards them.",
   async run(ctx: BenchContext) {
-    const n = Math.min(50_000, Math.max(25_000, ctx.settings.events));
+    const n = Math.min(40_000, Math.max(25_000, ctx.settings.events));
     const shapes: [string, Shape][] = [
       ["small tool event", smallInput],
       ["4 KB model event", largeInput],
