@@ -66,6 +66,7 @@ export function ratios(
   const baseMedian = median(baselines);
   return figures.map((f, i) => {
     const b = paired ? (baselines[i] as number) : baseMedian;
+    if (f === b) return 1; // also 0 against 0: the same amount of work
     return better === "higher" ? f / b : b / f;
   });
 }
