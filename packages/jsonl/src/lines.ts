@@ -1,20 +1,39 @@
 import { open } from "node:fs/promises";
+import { type ReadMeter, readAt } from "./read-meter.js";
 
 /** One line of a file, and whether it ended with a newline (the last line of a torn write does not). */
 export interface FileLine {
   text: string;
   complete: boolean;
+  /** Byte offset of the line's first byte in the file. */
+  offset: number;
+  /** The line's length in bytes, without its newline. */
+  length: number;
+}
+
+/** Where to read and what to count. */
+export interface LineRange {
+  /** First byte to read (a line start). @default 0 */
+  start?: number;
+  /** Read up to this byte, exclusive; a line not ended before it is incomplete. @default the file's size */
+  end?: number;
+  meter?: ReadMeter;
 }
 
 const CHUNK = 64 * 1024;
 const NEWLINE = 0x0a;
 
 /**
- * Reads a file's lines from the start, in fixed-size chunks: memory stays constant whatever the
+ * Reads a file's lines from `start` on, in fixed-size chunks: memory stays constant whatever the
  * file's size. Lines are split on bytes, so a multi-byte character is never cut.
  */
-export function readLines(path: string): AsyncGenerator<FileLine> {
-  return scanLines(path, (piece, complete) => ({ text: piece.toString("utf8"), complete }));
+export function readLines(path: string, range: LineRange = {}): AsyncGenerator<FileLine> {
+  return scanLines(path, range, (piece, complete, _line, offset) => ({
+    text: piece.toString("utf8"),
+    complete,
+    offset,
+    length: piece.length,
+  }));
 }
 
 /** One line's bytes exactly as stored, with its 1-based line number. */
@@ -25,8 +44,8 @@ export interface FileLineBytes {
 }
 
 /** Like {@link readLines}, but gives each line's bytes undecoded (what verification checks). */
-export function readLineBytes(path: string): AsyncGenerator<FileLineBytes> {
-  return scanLines(path, (piece, complete, line) => ({
+export function readLineBytes(path: string, meter?: ReadMeter): AsyncGenerator<FileLineBytes> {
+  return scanLines(path, { meter }, (piece, complete, line) => ({
     bytes: Buffer.from(piece),
     complete,
     line,
@@ -36,17 +55,22 @@ export function readLineBytes(path: string): AsyncGenerator<FileLineBytes> {
 // `make` gets a view of the line that is only valid during the call.
 async function* scanLines<T>(
   path: string,
-  make: (piece: Buffer, complete: boolean, line: number) => T,
+  range: LineRange,
+  make: (piece: Buffer, complete: boolean, line: number, offset: number) => T,
 ): AsyncGenerator<T> {
   const fh = await open(path, "r");
   try {
     const buf = Buffer.allocUnsafe(CHUNK);
+    const end = range.end ?? Number.POSITIVE_INFINITY;
     let carry: Buffer[] = [];
-    let position = 0;
+    let carryStart = range.start ?? 0;
+    let position = carryStart;
     let line = 0;
-    for (;;) {
-      const { bytesRead } = await fh.read(buf, 0, CHUNK, position);
+    while (position < end) {
+      const want = Math.min(CHUNK, end - position);
+      const bytesRead = await readAt(fh, buf, 0, want, position, range.meter);
       if (bytesRead === 0) break;
+      const chunkStart = position;
       position += bytesRead;
       let start = 0;
       for (
@@ -56,32 +80,42 @@ async function* scanLines<T>(
       ) {
         const piece = buf.subarray(start, i);
         const whole = carry.length > 0 ? Buffer.concat([...carry, piece]) : piece;
+        const offset = carry.length > 0 ? carryStart : chunkStart + start;
         carry = [];
         start = i + 1;
         line++;
-        if (whole.length > 0) yield make(whole, true, line);
+        if (whole.length > 0) yield make(whole, true, line, offset);
       }
-      if (start < bytesRead) carry.push(Buffer.from(buf.subarray(start, bytesRead)));
+      if (start < bytesRead) {
+        if (carry.length === 0) carryStart = chunkStart + start;
+        carry.push(Buffer.from(buf.subarray(start, bytesRead)));
+      }
     }
-    if (carry.length > 0) yield make(Buffer.concat(carry), false, line + 1);
+    if (carry.length > 0) yield make(Buffer.concat(carry), false, line + 1, carryStart);
   } finally {
     await fh.close();
   }
 }
 
-/** Reads a file's lines from the end backwards, in fixed-size chunks. */
-export async function* readLinesBackward(path: string): AsyncGenerator<FileLine> {
+/**
+ * Reads a file's lines from `end` (default: its size) backwards, in fixed-size chunks. With
+ * `end` at a line start, reading begins with the line before it.
+ */
+export async function* readLinesBackward(
+  path: string,
+  range: { end?: number; meter?: ReadMeter } = {},
+): AsyncGenerator<FileLine> {
   const fh = await open(path, "r");
   try {
     const { size } = await fh.stat();
-    let position = size;
+    let position = Math.min(size, range.end ?? size);
     let carry: Buffer[] = [];
     let first = true;
     const buf = Buffer.allocUnsafe(CHUNK);
     while (position > 0) {
       const length = Math.min(CHUNK, position);
       position -= length;
-      await fh.read(buf, 0, length, position);
+      await readAt(fh, buf, 0, length, position, range.meter);
       let end = length;
       for (
         let i = buf.lastIndexOf(NEWLINE, length - 1);
@@ -89,21 +123,27 @@ export async function* readLinesBackward(path: string): AsyncGenerator<FileLine>
         i = i > 0 ? buf.lastIndexOf(NEWLINE, i - 1) : -1
       ) {
         const piece = buf.subarray(i + 1, end);
-        const text =
-          carry.length > 0
-            ? Buffer.concat([piece, ...carry]).toString("utf8")
-            : piece.toString("utf8");
+        const bytes = carry.length > 0 ? Buffer.concat([piece, ...carry]) : piece;
         carry = [];
         end = i;
         // The bytes after the file's last newline are a line cut short.
-        if (text.length > 0) yield { text, complete: !first };
+        if (bytes.length > 0) {
+          yield {
+            text: bytes.toString("utf8"),
+            complete: !first,
+            offset: position + i + 1,
+            length: bytes.length,
+          };
+        }
         first = false;
       }
       if (end > 0) carry.unshift(Buffer.from(buf.subarray(0, end)));
     }
     if (carry.length > 0) {
-      const text = Buffer.concat(carry).toString("utf8");
-      if (text.length > 0) yield { text, complete: !first };
+      const bytes = Buffer.concat(carry);
+      if (bytes.length > 0) {
+        yield { text: bytes.toString("utf8"), complete: !first, offset: 0, length: bytes.length };
+      }
     }
   } finally {
     await fh.close();

@@ -1,0 +1,369 @@
+import { type FileHandle, open } from "node:fs/promises";
+import { join } from "node:path";
+import { FingerprintTable } from "./fingerprint-table.js";
+import { checksum, fingerprint } from "./hashing.js";
+import { eventOf } from "./line-format.js";
+import { readLines } from "./lines.js";
+import type { ReadMeter } from "./read-meter.js";
+import {
+  type DataFileStat,
+  type OpenedSidecar,
+  openSidecar,
+  type SidecarOnDisk,
+  tailCheckAt,
+  type Warn,
+} from "./sidecar-file.js";
+import { type BaseContent, SAMPLE_EVERY, TAIL_BYTES } from "./sidecar-format.js";
+import { StaleIndexError } from "./stale-index.js";
+
+/** What an index needs from its store. */
+export interface IndexContext {
+  dir: string;
+  meter: ReadMeter;
+  warn: Warn;
+}
+
+/** The sidecar on disk as this process last saw it: where a writer's next chunk goes. */
+export interface SidecarState extends SidecarOnDisk {
+  /** Data bytes it covers (base and log). */
+  covered: number;
+  /** Bytes of its base; the log follows. */
+  baseBytes: number;
+  /** Bytes of its log. */
+  logBytes: number;
+}
+
+/** Sample offsets in file order, for {@link seekForward} and {@link seekBackward}. */
+export interface Samples {
+  count: number;
+  at(i: number): number;
+}
+
+// Index entries in file order, in growable typed arrays.
+class Entries {
+  fps = new Uint32Array(64);
+  offsets = new Float64Array(64);
+  count = 0;
+
+  push(fp: number, offset: number): void {
+    if (this.count === this.fps.length) {
+      const fps = new Uint32Array(this.count * 2);
+      const offsets = new Float64Array(this.count * 2);
+      fps.set(this.fps);
+      offsets.set(this.offsets);
+      this.fps = fps;
+      this.offsets = offsets;
+    }
+    this.fps[this.count] = fp;
+    this.offsets[this.count] = offset;
+    this.count++;
+  }
+
+  // One pass, whatever the number of fingerprints wanted.
+  lookup(wanted: Set<number>, out: Map<number, number[]>): void {
+    const fps = this.fps;
+    for (let i = 0; i < this.count; i++) {
+      const fp = fps[i]!;
+      if (!wanted.has(fp)) continue;
+      const list = out.get(fp) ?? [];
+      list.push(this.offsets[i]!);
+      out.set(fp, list);
+    }
+  }
+
+  // The first entry at or after `offset`.
+  indexOf(offset: number): number {
+    let lo = 0;
+    let hi = this.count;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.offsets[mid]! < offset) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+}
+
+// Beyond this many entries after the base, a reader folds them into an in-memory table.
+const COMPACT_AT = 65_536;
+
+/**
+ * The index of one data file: for each event line, a fingerprint of its id and the line's
+ * offset, plus sample offsets for seeking by time. It is made of a base — the sidecar's, read
+ * bucket by bucket from disk, or a table in memory — and the entries after it (the sidecar's log,
+ * then lines parsed from the file itself). It covers the file up to `covered`, the end of the
+ * last complete line it has seen; it never trusts an entry without the caller reading the line.
+ */
+export class FileIndex {
+  readonly name: string;
+  readonly path: string;
+  readonly dataIno: bigint;
+  /** Bytes of the file indexed: the end of the last complete line seen. */
+  covered = 0;
+  /** The sidecar on disk as last seen; `undefined` when there is no usable one (a writer writes it whole). */
+  onDisk: SidecarState | undefined;
+  readonly #ctx: IndexContext;
+  #sidecar: OpenedSidecar | undefined;
+  #table: FingerprintTable | undefined;
+  #baseSamples: Float64Array | undefined;
+  #baseCount = 0;
+  #baseCovered = 0;
+  #extra = new Entries();
+  #seen = { size: -1, mtimeNs: -1n };
+  #coveredCheck = 0;
+
+  private constructor(ctx: IndexContext, name: string, dataIno: bigint) {
+    this.#ctx = ctx;
+    this.name = name;
+    this.path = join(ctx.dir, name);
+    this.dataIno = dataIno;
+  }
+
+  /**
+   * The index of data file `name`: from its sidecar when one describes the file, else built by
+   * reading the whole file. `inMemory` loads the whole base (a writer checks many ids at once);
+   * otherwise the base stays on disk and each lookup reads one bucket. Throws ENOENT when the
+   * file went away.
+   */
+  static async open(
+    ctx: IndexContext,
+    name: string,
+    data: DataFileStat,
+    inMemory: boolean,
+  ): Promise<FileIndex> {
+    const fh = await open(join(ctx.dir, name), "r");
+    try {
+      const side = await openSidecar(ctx.dir, name, data, fh, ctx.meter, ctx.warn);
+      if (side) {
+        const ix = new FileIndex(ctx, name, data.ino);
+        ix.#sidecar = side;
+        ix.#baseCount = side.header.entryCount;
+        ix.#baseCovered = side.header.covered;
+        for (const c of side.log.chunks) {
+          for (let i = 0; i < c.fps.length; i++) ix.#extra.push(c.fps[i]!, c.offsets[i]!);
+        }
+        ix.covered = side.log.covered;
+        ix.onDisk = side.logTorn
+          ? undefined
+          : {
+              ino: side.ino,
+              size: side.size,
+              covered: side.log.covered,
+              baseBytes: side.layout.end,
+              logBytes: side.log.used,
+            };
+        try {
+          if (inMemory) await ix.toMemory();
+          await ix.#catchUp(fh, data);
+          return ix;
+        } catch (err) {
+          if (!(err instanceof StaleIndexError)) throw err;
+        }
+      }
+      return await FileIndex.#build(ctx, name, data, fh);
+    } finally {
+      await fh.close();
+    }
+  }
+
+  /** The index built from the file alone, ignoring any sidecar. */
+  static async build(ctx: IndexContext, name: string, data: DataFileStat): Promise<FileIndex> {
+    const fh = await open(join(ctx.dir, name), "r");
+    try {
+      return await FileIndex.#build(ctx, name, data, fh);
+    } finally {
+      await fh.close();
+    }
+  }
+
+  static async #build(
+    ctx: IndexContext,
+    name: string,
+    data: DataFileStat,
+    fh: FileHandle,
+  ): Promise<FileIndex> {
+    const ix = new FileIndex(ctx, name, data.ino);
+    ix.#table = FingerprintTable.empty;
+    ix.#baseSamples = new Float64Array(0);
+    await ix.#catchUp(fh, data);
+    await ix.compact();
+    return ix;
+  }
+
+  /** Entries in the index. */
+  get size(): number {
+    return this.#baseCount + this.#extra.count;
+  }
+
+  /** Where the base ends: entries after it are held in file order. */
+  get baseCovered(): number {
+    return this.#baseCovered;
+  }
+
+  /** True when the index was last brought up to the file at this size. */
+  isAt(size: number): boolean {
+    return this.#seen.size === size;
+  }
+
+  /** A checksum of the 256 bytes before `covered`, as read when they were indexed. */
+  get coveredCheck(): number {
+    return this.#coveredCheck;
+  }
+
+  /**
+   * Brings the index up to the file's current state, reading only bytes added since. Returns
+   * false when the file is no longer the one indexed (another inode, shorter, or its indexed bytes
+   * changed): the caller opens a new index.
+   */
+  async refresh(data: DataFileStat): Promise<boolean> {
+    if (data.ino !== this.dataIno || data.size < this.covered) return false;
+    if (data.size === this.#seen.size && data.mtimeNs === this.#seen.mtimeNs) return true;
+    let fh: FileHandle;
+    try {
+      fh = await open(this.path, "r");
+    } catch {
+      return false;
+    }
+    try {
+      if ((await tailCheckAt(fh, this.covered, this.#ctx.meter)) !== this.#coveredCheck) {
+        return false;
+      }
+      await this.#catchUp(fh, data);
+      return true;
+    } finally {
+      await fh.close();
+    }
+  }
+
+  // Indexes the complete lines after `covered`.
+  async #catchUp(fh: FileHandle, data: DataFileStat): Promise<void> {
+    if (data.size > this.covered) {
+      const lines = readLines(this.path, {
+        start: this.covered,
+        end: data.size,
+        meter: this.#ctx.meter,
+      });
+      for await (const line of lines) {
+        if (!line.complete) break;
+        const e = eventOf(line.text);
+        if (e) this.#extra.push(fingerprint(e.id), line.offset);
+        this.covered = line.offset + line.length + 1;
+      }
+    }
+    this.#seen = { size: data.size, mtimeNs: data.mtimeNs };
+    this.#coveredCheck = await tailCheckAt(fh, this.covered, this.#ctx.meter);
+    if (this.#extra.count > Math.max(COMPACT_AT, this.#baseCount / 8)) await this.compact();
+  }
+
+  /**
+   * Records lines this process just appended under the lock: `entries` in file order, the file
+   * now as `data` says, `written` the bytes of the write (their end binds the sidecar to them).
+   */
+  async recordAppend(
+    entries: readonly { fp: number; offset: number }[],
+    data: DataFileStat,
+    written: Buffer,
+  ): Promise<void> {
+    for (const e of entries) this.#extra.push(e.fp, e.offset);
+    this.covered = data.size;
+    this.#seen = { size: data.size, mtimeNs: data.mtimeNs };
+    if (written.length >= TAIL_BYTES || written.length === data.size) {
+      this.#coveredCheck = checksum(written, Math.max(0, written.length - TAIL_BYTES));
+      return;
+    }
+    const fh = await open(this.path, "r");
+    try {
+      this.#coveredCheck = await tailCheckAt(fh, data.size, this.#ctx.meter);
+    } finally {
+      await fh.close();
+    }
+  }
+
+  /** Loads the whole base into memory (each bucket checked); a writer works from memory. */
+  async toMemory(): Promise<void> {
+    const side = this.#sidecar;
+    if (!side) return;
+    const table = await side.table();
+    this.#baseSamples ??= await side.samples();
+    this.#table = table;
+    this.#sidecar = undefined;
+  }
+
+  /** Folds the entries after the base into the base, in memory. */
+  async compact(): Promise<void> {
+    await this.toMemory();
+    const extra = this.#extra;
+    if (extra.count === 0) {
+      this.#baseCovered = this.covered;
+      return;
+    }
+    const base = this.#table ?? FingerprintTable.empty;
+    const table = base.merge(
+      extra.fps.subarray(0, extra.count),
+      extra.offsets.subarray(0, extra.count),
+    );
+    const old = this.#baseSamples ?? new Float64Array(0);
+    const picked: number[] = [];
+    for (let i = 0; i < extra.count; i++) {
+      if ((this.#baseCount + i) % SAMPLE_EVERY === 0) picked.push(extra.offsets[i]!);
+    }
+    const samples = new Float64Array(old.length + picked.length);
+    samples.set(old);
+    samples.set(picked, old.length);
+    this.#table = table;
+    this.#baseSamples = samples;
+    this.#baseCount = table.size;
+    this.#baseCovered = this.covered;
+    this.#extra = new Entries();
+  }
+
+  /** Offsets of the entries whose fingerprint is one of `fps`, by fingerprint. */
+  async lookup(fps: readonly number[]): Promise<Map<number, number[]>> {
+    const out = new Map<number, number[]>();
+    const wanted = new Set(fps);
+    if (this.#table) {
+      for (const fp of wanted) {
+        const list: number[] = [];
+        this.#table.lookup(fp, list);
+        if (list.length > 0) out.set(fp, list);
+      }
+    } else if (this.#sidecar) {
+      await this.#sidecar.lookup([...wanted], out);
+    }
+    this.#extra.lookup(wanted, out);
+    return out;
+  }
+
+  /** Sample offsets over the whole index, in file order. */
+  async samples(): Promise<Samples> {
+    if (!this.#baseSamples && this.#sidecar) this.#baseSamples = await this.#sidecar.samples();
+    const base = this.#baseSamples ?? new Float64Array(0);
+    const extra = this.#extra;
+    return {
+      count: base.length + extra.count,
+      at: (i) => (i < base.length ? base[i]! : extra.offsets[i - base.length]!),
+    };
+  }
+
+  /** The entries after the base from `offset` on, in file order (a writer's next log chunk). */
+  entriesFrom(offset: number): { fps: Uint32Array; offsets: Float64Array } {
+    const i = this.#extra.indexOf(offset);
+    return {
+      fps: this.#extra.fps.slice(i, this.#extra.count),
+      offsets: this.#extra.offsets.slice(i, this.#extra.count),
+    };
+  }
+
+  /** Everything, as a sidecar base (folds the entries after the base in first). */
+  async baseContent(data: DataFileStat): Promise<BaseContent> {
+    await this.compact();
+    return {
+      dataIno: this.dataIno,
+      covered: this.covered,
+      dataMtimeNs: data.mtimeNs,
+      tailCheck: this.#coveredCheck,
+      table: this.#table!,
+      samples: this.#baseSamples!,
+    };
+  }
+}

@@ -1,0 +1,39 @@
+/**
+ * A 32-bit fingerprint of an event id (FNV-1a over its UTF-16 code units, then murmur3's
+ * finaliser so that the top bits, which choose a sidecar bucket, are evenly spread). Equal ids
+ * have equal fingerprints; unequal ones rarely do, and a match is always confirmed by reading the
+ * line it points to.
+ */
+export function fingerprint(id: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < id.length; i++) {
+    h ^= id.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h >>> 0;
+}
+
+/**
+ * A 32-bit checksum (FNV-1a) of bytes: it detects a damaged or truncated sidecar section. It is
+ * not a defence against someone who can write the directory (nothing in the sidecar is trusted
+ * further than the lines it points to can confirm). `seed` continues an earlier checksum, so
+ * two ranges can be checked as one.
+ */
+export function checksum(
+  bytes: Uint8Array,
+  start = 0,
+  end = bytes.length,
+  seed = 0x811c9dc5,
+): number {
+  let h = seed;
+  for (let i = start; i < end; i++) {
+    h ^= bytes[i]!;
+    h = Math.imul(h, 0x01000193);
+  }
+  return h >>> 0;
+}
