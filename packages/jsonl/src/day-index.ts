@@ -1,4 +1,4 @@
-import { type FileHandle, open } from "node:fs/promises";
+import { constants } from "node:fs";
 import { join } from "node:path";
 import { FingerprintTable } from "./fingerprint-table.js";
 import { checksum, fingerprint } from "./hashing.js";
@@ -12,6 +12,7 @@ import {
   type SidecarOnDisk,
   tailCheckAt,
   type Warn,
+  withFd,
 } from "./sidecar-file.js";
 import { type BaseContent, SAMPLE_EVERY, TAIL_BYTES } from "./sidecar-format.js";
 import { StaleIndexError } from "./stale-index.js";
@@ -41,14 +42,24 @@ export interface Samples {
 
 // Index entries in file order, in growable typed arrays.
 class Entries {
-  fps = new Uint32Array(64);
-  offsets = new Float64Array(64);
-  count = 0;
+  fps: Uint32Array;
+  offsets: Float64Array;
+  count: number;
+
+  constructor(
+    fps: Uint32Array = new Uint32Array(64),
+    offsets: Float64Array = new Float64Array(64),
+    count = 0,
+  ) {
+    this.fps = fps;
+    this.offsets = offsets;
+    this.count = count;
+  }
 
   push(fp: number, offset: number): void {
     if (this.count === this.fps.length) {
-      const fps = new Uint32Array(this.count * 2);
-      const offsets = new Float64Array(this.count * 2);
+      const fps = new Uint32Array(Math.max(64, this.count * 2));
+      const offsets = new Float64Array(Math.max(64, this.count * 2));
       fps.set(this.fps);
       offsets.set(this.offsets);
       this.fps = fps;
@@ -62,6 +73,16 @@ class Entries {
   // One pass, whatever the number of fingerprints wanted.
   lookup(wanted: Set<number>, out: Map<number, number[]>): void {
     const fps = this.fps;
+    if (wanted.size === 1) {
+      const [fp] = wanted as Set<number> & Iterable<number>;
+      for (let i = 0; i < this.count; i++) {
+        if (fps[i] !== fp) continue;
+        const list = out.get(fp!) ?? [];
+        list.push(this.offsets[i]!);
+        out.set(fp!, list);
+      }
+      return;
+    }
     for (let i = 0; i < this.count; i++) {
       const fp = fps[i]!;
       if (!wanted.has(fp)) continue;
@@ -121,72 +142,48 @@ export class FileIndex {
 
   /**
    * The index of data file `name`: from its sidecar when one describes the file, else built by
-   * reading the whole file. `inMemory` loads the whole base (a writer checks many ids at once);
-   * otherwise the base stays on disk and each lookup reads one bucket. Throws ENOENT when the
-   * file went away.
+   * reading the whole file. The base stays on disk, each lookup reading the buckets it needs,
+   * until a lookup needs many of them (a writer's large batch). Throws ENOENT when the file went
+   * away.
    */
-  static async open(
-    ctx: IndexContext,
-    name: string,
-    data: DataFileStat,
-    inMemory: boolean,
-  ): Promise<FileIndex> {
-    const fh = await open(join(ctx.dir, name), "r");
-    try {
-      const side = await openSidecar(ctx.dir, name, data, fh, ctx.meter, ctx.warn);
-      if (side) {
-        const ix = new FileIndex(ctx, name, data.ino);
-        ix.#sidecar = side;
-        ix.#baseCount = side.header.entryCount;
-        ix.#baseCovered = side.header.covered;
-        for (const c of side.log.chunks) {
-          for (let i = 0; i < c.fps.length; i++) ix.#extra.push(c.fps[i]!, c.offsets[i]!);
-        }
-        ix.covered = side.log.covered;
-        ix.onDisk = side.logTorn
-          ? undefined
-          : {
-              ino: side.ino,
-              size: side.size,
-              covered: side.log.covered,
-              baseBytes: side.layout.end,
-              logBytes: side.log.used,
-            };
-        try {
-          if (inMemory) await ix.toMemory();
-          await ix.#catchUp(fh, data);
-          return ix;
-        } catch (err) {
-          if (!(err instanceof StaleIndexError)) throw err;
-        }
+  static async open(ctx: IndexContext, name: string, data: DataFileStat): Promise<FileIndex> {
+    const path = join(ctx.dir, name);
+    const side = withFd(path, constants.O_RDONLY, (fd) =>
+      openSidecar(ctx.dir, name, data, fd, ctx.meter, ctx.warn),
+    );
+    if (side) {
+      const ix = new FileIndex(ctx, name, data.ino);
+      ix.#sidecar = side;
+      ix.#baseCount = side.header.entryCount;
+      ix.#baseCovered = side.header.covered;
+      ix.#extra = new Entries(side.log.fps, side.log.offsets, side.log.count);
+      ix.covered = side.log.covered;
+      ix.onDisk = side.logTorn
+        ? undefined
+        : {
+            ino: side.ino,
+            size: side.size,
+            covered: side.log.covered,
+            baseBytes: side.layout.end,
+            logBytes: side.log.used,
+          };
+      try {
+        await ix.#catchUp(data);
+        return ix;
+      } catch (err) {
+        if (!(err instanceof StaleIndexError)) throw err;
       }
-      return await FileIndex.#build(ctx, name, data, fh);
-    } finally {
-      await fh.close();
     }
+    return FileIndex.build(ctx, name, data);
   }
 
   /** The index built from the file alone, ignoring any sidecar. */
   static async build(ctx: IndexContext, name: string, data: DataFileStat): Promise<FileIndex> {
-    const fh = await open(join(ctx.dir, name), "r");
-    try {
-      return await FileIndex.#build(ctx, name, data, fh);
-    } finally {
-      await fh.close();
-    }
-  }
-
-  static async #build(
-    ctx: IndexContext,
-    name: string,
-    data: DataFileStat,
-    fh: FileHandle,
-  ): Promise<FileIndex> {
     const ix = new FileIndex(ctx, name, data.ino);
     ix.#table = FingerprintTable.empty;
     ix.#baseSamples = new Float64Array(0);
-    await ix.#catchUp(fh, data);
-    await ix.compact();
+    await ix.#catchUp(data);
+    ix.compact();
     return ix;
   }
 
@@ -218,25 +215,23 @@ export class FileIndex {
   async refresh(data: DataFileStat): Promise<boolean> {
     if (data.ino !== this.dataIno || data.size < this.covered) return false;
     if (data.size === this.#seen.size && data.mtimeNs === this.#seen.mtimeNs) return true;
-    let fh: FileHandle;
+    let same: boolean;
     try {
-      fh = await open(this.path, "r");
+      same = withFd(
+        this.path,
+        constants.O_RDONLY,
+        (fd) => tailCheckAt(fd, this.covered, this.#ctx.meter) === this.#coveredCheck,
+      );
     } catch {
       return false;
     }
-    try {
-      if ((await tailCheckAt(fh, this.covered, this.#ctx.meter)) !== this.#coveredCheck) {
-        return false;
-      }
-      await this.#catchUp(fh, data);
-      return true;
-    } finally {
-      await fh.close();
-    }
+    if (!same) return false;
+    await this.#catchUp(data);
+    return true;
   }
 
   // Indexes the complete lines after `covered`.
-  async #catchUp(fh: FileHandle, data: DataFileStat): Promise<void> {
+  async #catchUp(data: DataFileStat): Promise<void> {
     if (data.size > this.covered) {
       const lines = readLines(this.path, {
         start: this.covered,
@@ -251,8 +246,10 @@ export class FileIndex {
       }
     }
     this.#seen = { size: data.size, mtimeNs: data.mtimeNs };
-    this.#coveredCheck = await tailCheckAt(fh, this.covered, this.#ctx.meter);
-    if (this.#extra.count > Math.max(COMPACT_AT, this.#baseCount / 8)) await this.compact();
+    this.#coveredCheck = withFd(this.path, constants.O_RDONLY, (fd) =>
+      tailCheckAt(fd, this.covered, this.#ctx.meter),
+    );
+    if (this.#extra.count > Math.max(COMPACT_AT, this.#baseCount / 8)) this.compact();
   }
 
   /**
@@ -271,27 +268,24 @@ export class FileIndex {
       this.#coveredCheck = checksum(written, Math.max(0, written.length - TAIL_BYTES));
       return;
     }
-    const fh = await open(this.path, "r");
-    try {
-      this.#coveredCheck = await tailCheckAt(fh, data.size, this.#ctx.meter);
-    } finally {
-      await fh.close();
-    }
+    this.#coveredCheck = withFd(this.path, constants.O_RDONLY, (fd) =>
+      tailCheckAt(fd, data.size, this.#ctx.meter),
+    );
   }
 
   /** Loads the whole base into memory (each bucket checked); a writer works from memory. */
-  async toMemory(): Promise<void> {
+  toMemory(): void {
     const side = this.#sidecar;
     if (!side) return;
-    const table = await side.table();
-    this.#baseSamples ??= await side.samples();
+    const table = side.table();
+    this.#baseSamples ??= side.samples();
     this.#table = table;
     this.#sidecar = undefined;
   }
 
   /** Folds the entries after the base into the base, in memory. */
-  async compact(): Promise<void> {
-    await this.toMemory();
+  compact(): void {
+    this.toMemory();
     const extra = this.#extra;
     if (extra.count === 0) {
       this.#baseCovered = this.covered;
@@ -318,9 +312,11 @@ export class FileIndex {
   }
 
   /** Offsets of the entries whose fingerprint is one of `fps`, by fingerprint. */
-  async lookup(fps: readonly number[]): Promise<Map<number, number[]>> {
+  lookup(fps: readonly number[]): Map<number, number[]> {
     const out = new Map<number, number[]>();
     const wanted = new Set(fps);
+    // Reading a quarter of the buckets one by one costs more than reading them all at once.
+    if (this.#sidecar && wanted.size > this.#sidecar.directory.checks.length / 4) this.toMemory();
     if (this.#table) {
       for (const fp of wanted) {
         const list: number[] = [];
@@ -328,15 +324,15 @@ export class FileIndex {
         if (list.length > 0) out.set(fp, list);
       }
     } else if (this.#sidecar) {
-      await this.#sidecar.lookup([...wanted], out);
+      this.#sidecar.lookup([...wanted], out);
     }
     this.#extra.lookup(wanted, out);
     return out;
   }
 
   /** Sample offsets over the whole index, in file order. */
-  async samples(): Promise<Samples> {
-    if (!this.#baseSamples && this.#sidecar) this.#baseSamples = await this.#sidecar.samples();
+  samples(): Samples {
+    if (!this.#baseSamples && this.#sidecar) this.#baseSamples = this.#sidecar.samples();
     const base = this.#baseSamples ?? new Float64Array(0);
     const extra = this.#extra;
     return {
@@ -355,8 +351,8 @@ export class FileIndex {
   }
 
   /** Everything, as a sidecar base (folds the entries after the base in first). */
-  async baseContent(data: DataFileStat): Promise<BaseContent> {
-    await this.compact();
+  baseContent(data: DataFileStat): BaseContent {
+    this.compact();
     return {
       dataIno: this.dataIno,
       covered: this.covered,

@@ -1,10 +1,11 @@
-import { type FileHandle, open } from "node:fs/promises";
+import { constants } from "node:fs";
 import type { AuditEvent } from "@audit/core";
 import type { FileIndex } from "./day-index.js";
 import { fingerprint } from "./hashing.js";
 import { readLineAt } from "./line-at.js";
 import { eventOf } from "./line-format.js";
 import type { ReadMeter } from "./read-meter.js";
+import { withFd } from "./sidecar-file.js";
 import { StaleIndexError } from "./stale-index.js";
 
 /*
@@ -16,17 +17,13 @@ import { StaleIndexError } from "./stale-index.js";
  */
 
 /** The event with this id in the indexed file, or `undefined`. */
-export async function findInFile(
-  ix: FileIndex,
-  id: string,
-  meter: ReadMeter,
-): Promise<AuditEvent | undefined> {
+export function findInFile(ix: FileIndex, id: string, meter: ReadMeter): AuditEvent | undefined {
   const fp = fingerprint(id);
-  const offsets = (await ix.lookup([fp])).get(fp);
+  const offsets = ix.lookup([fp]).get(fp);
   if (!offsets) return undefined;
-  return withFile(ix, async (fh) => {
+  return withFile(ix, (fd) => {
     for (const offset of offsets.sort((a, b) => a - b)) {
-      const e = await confirmed(fh, ix, offset, fp, meter);
+      const e = confirmed(fd, ix, offset, fp, meter);
       if (e.id === id) return e;
     }
     return undefined;
@@ -34,16 +31,12 @@ export async function findInFile(
 }
 
 /** Which of `ids` the indexed file already holds. */
-export async function storedIds(
-  ix: FileIndex,
-  ids: readonly string[],
-  meter: ReadMeter,
-): Promise<Set<string>> {
+export function storedIds(ix: FileIndex, ids: readonly string[], meter: ReadMeter): Set<string> {
   const fps = ids.map(fingerprint);
-  const candidates = await ix.lookup(fps);
+  const candidates = ix.lookup(fps);
   const found = new Set<string>();
   if (candidates.size === 0) return found;
-  await withFile(ix, async (fh) => {
+  withFile(ix, (fd) => {
     const read = new Map<number, string>();
     for (let i = 0; i < ids.length; i++) {
       const offsets = candidates.get(fps[i]!);
@@ -51,7 +44,7 @@ export async function storedIds(
       for (const offset of offsets) {
         let id = read.get(offset);
         if (id === undefined) {
-          id = (await confirmed(fh, ix, offset, fps[i]!, meter)).id;
+          id = confirmed(fd, ix, offset, fps[i]!, meter).id;
           read.set(offset, id);
         }
         if (id === ids[i]) {
@@ -64,28 +57,25 @@ export async function storedIds(
   return found;
 }
 
-async function withFile<T>(ix: FileIndex, fn: (fh: FileHandle) => Promise<T>): Promise<T> {
-  let fh: FileHandle;
+function withFile<T>(ix: FileIndex, fn: (fd: number) => T): T {
   try {
-    fh = await open(ix.path, "r");
-  } catch {
-    throw new StaleIndexError(`${ix.path} went away`);
-  }
-  try {
-    return await fn(fh);
-  } finally {
-    await fh.close();
+    return withFd(ix.path, constants.O_RDONLY, fn);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") {
+      throw new StaleIndexError(`${ix.path} went away`);
+    }
+    throw err;
   }
 }
 
-async function confirmed(
-  fh: FileHandle,
+function confirmed(
+  fd: number,
   ix: FileIndex,
   offset: number,
   fp: number,
   meter: ReadMeter,
-): Promise<AuditEvent> {
-  const bytes = await readLineAt(fh, offset, ix.covered, meter);
+): AuditEvent {
+  const bytes = readLineAt(fd, offset, ix.covered, meter);
   const e = bytes && eventOf(bytes.toString("utf8"));
   if (!e || fingerprint(e.id) !== fp) {
     throw new StaleIndexError(

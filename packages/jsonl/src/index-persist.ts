@@ -8,6 +8,7 @@ import {
   type DataFileStat,
   openSidecar,
   sidecarName,
+  withFd,
   writeSidecar,
 } from "./sidecar-file.js";
 import { decodeLog, encodeBase, encodeChunk } from "./sidecar-format.js";
@@ -96,18 +97,15 @@ async function syncedState(
   } finally {
     await fh.close();
   }
-  const dataFh = await open(ix.path, "r");
-  try {
-    const side = await openSidecar(ctx.dir, ix.name, data, dataFh, ctx.meter, ctx.warn);
-    if (!side || side.logTorn) return undefined;
-    return {
-      ino: side.ino,
-      size: side.size,
-      covered: side.log.covered,
-      baseBytes: side.layout.end,
-      logBytes: side.log.used,
-    };
-  } finally {
-    await dataFh.close();
-  }
+  const side = withFd(ix.path, constants.O_RDONLY, (fd) =>
+    openSidecar(ctx.dir, ix.name, data, fd, ctx.meter, ctx.warn),
+  );
+  if (!side || side.logTorn) return undefined;
+  return {
+    ino: side.ino,
+    size: side.size,
+    covered: side.log.covered,
+    baseBytes: side.layout.end,
+    logBytes: side.log.used,
+  };
 }

@@ -387,11 +387,10 @@ export class JsonlStore implements AuditStore {
   ): Promise<{ start?: number; end?: number }> {
     return this.#withIndex(
       name,
-      false,
       async (ix) =>
         order === "asc"
-          ? { start: await seekForward(ix, outside, this.#meter) }
-          : { end: await seekBackward(ix, outside, this.#meter) },
+          ? { start: seekForward(ix, outside, this.#meter) }
+          : { end: seekBackward(ix, outside, this.#meter) },
       async () => ({}),
     );
   }
@@ -456,8 +455,7 @@ export class JsonlStore implements AuditStore {
     for (const s of segments) {
       const e = await this.#withIndex(
         s.name,
-        false,
-        (ix) => findInFile(ix, id, this.#meter),
+        async (ix) => findInFile(ix, id, this.#meter),
         async () => {
           for await (const e of this.#events(s.name, "asc")) if (e.id === id) return e;
           return undefined;
@@ -477,14 +475,13 @@ export class JsonlStore implements AuditStore {
    */
   async #withIndex<T>(
     name: string,
-    inMemory: boolean,
     use: (ix: FileIndex) => Promise<T>,
     fallback: () => Promise<T>,
   ): Promise<T> {
     for (let attempt = 0; attempt < 2; attempt++) {
       let ix: FileIndex | undefined;
       try {
-        ix = await this.#index(name, inMemory, attempt > 0);
+        ix = await this.#index(name, attempt > 0);
       } catch (err) {
         if (!(err instanceof StaleIndexError)) throw err;
         this.#indexes.delete(name);
@@ -505,7 +502,7 @@ export class JsonlStore implements AuditStore {
     return fallback();
   }
 
-  async #index(name: string, inMemory: boolean, rebuild: boolean): Promise<FileIndex | undefined> {
+  async #index(name: string, rebuild: boolean): Promise<FileIndex | undefined> {
     const data = await dataStat(join(this.dir, name));
     if (!data) {
       this.#indexes.delete(name);
@@ -517,10 +514,8 @@ export class JsonlStore implements AuditStore {
       if (!ix) {
         ix = rebuild
           ? await FileIndex.build(this.#ctx, name, data)
-          : await FileIndex.open(this.#ctx, name, data, inMemory);
+          : await FileIndex.open(this.#ctx, name, data);
         if (!ix.onDisk && !this.#readOnly) this.#unsaved.add(name);
-      } else if (inMemory) {
-        await ix.toMemory();
       }
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
@@ -618,12 +613,11 @@ export class JsonlStore implements AuditStore {
     return state;
   }
 
-  // Which of `ids` file `name` holds: through its index (in memory: a writer checks many).
+  // Which of `ids` file `name` holds: through its index.
   async #storedIn(name: string, ids: readonly string[]): Promise<Set<string>> {
     return this.#withIndex(
       name,
-      true,
-      (ix) => storedIds(ix, ids, this.#meter),
+      async (ix) => storedIds(ix, ids, this.#meter),
       async () => {
         const wanted = new Set(ids);
         const found = new Set<string>();
@@ -780,7 +774,7 @@ export class JsonlStore implements AuditStore {
     ) {
       await ix.recordAppend(entries, after, written);
     } else {
-      ix = await this.#index(name, true, false).catch(() => undefined);
+      ix = await this.#index(name, false).catch(() => undefined);
       if (!ix) return;
     }
     this.#unsaved.delete(name);
@@ -955,7 +949,7 @@ export class JsonlStore implements AuditStore {
       await fh.write(text);
       if (this.#fsync !== "never") await fh.sync();
       after = statOf(await fh.stat({ bigint: true }));
-      tailCheck = await tailCheckAt(fh, size, this.#meter);
+      tailCheck = tailCheckAt(fh.fd, size, this.#meter);
     } finally {
       await fh.close();
     }

@@ -1,28 +1,27 @@
-import type { FileHandle } from "node:fs/promises";
-import { type ReadMeter, readAt } from "./read-meter.js";
+import { type ReadMeter, readAtSync } from "./read-meter.js";
 
 const FIRST_READ = 1024;
 const NEWLINE = 0x0a;
 
 /**
- * The complete line that starts at byte `offset`, without its newline — or `undefined` when no
- * complete line starts there before `limit` (the byte before it is not a newline, or the line is
- * not ended by `limit`). Reads about one line: this is how an index entry is checked against the
- * file it describes.
+ * The complete line that starts at byte `offset` of open file `fd`, without its newline — or
+ * `undefined` when no complete line starts there before `limit` (the byte before it is not a
+ * newline, or the line is not ended by `limit`). Reads about one line: this is how an index entry
+ * is checked against the file it describes.
  */
-export async function readLineAt(
-  fh: FileHandle,
+export function readLineAt(
+  fd: number,
   offset: number,
   limit: number,
   meter: ReadMeter | undefined,
-): Promise<Buffer | undefined> {
+): Buffer | undefined {
   if (offset < 0 || offset >= limit) return undefined;
   // One byte before the line, to see that a line really starts at `offset`.
   const from = offset === 0 ? 0 : offset - 1;
   const skip = offset - from;
   let size = Math.min(FIRST_READ, limit - from);
   let buf = Buffer.allocUnsafe(size);
-  let got = await readAt(fh, buf, 0, size, from, meter);
+  let got = readAtSync(fd, buf, 0, size, from, meter);
   if (skip === 1 && (got < 1 || buf[0] !== NEWLINE)) return undefined;
   let searched = skip;
   for (;;) {
@@ -35,6 +34,6 @@ export async function readLineAt(
     const bigger = Buffer.allocUnsafe(size);
     buf.copy(bigger, 0, 0, got);
     buf = bigger;
-    got += await readAt(fh, buf, got, size - got, from + got, meter);
+    got += readAtSync(fd, buf, got, size - got, from + got, meter);
   }
 }

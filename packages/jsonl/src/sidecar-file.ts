@@ -1,20 +1,20 @@
 import { randomBytes } from "node:crypto";
-import { constants } from "node:fs";
+import { closeSync, constants, fstatSync, openSync } from "node:fs";
 import { type FileHandle, open, rename, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import { FingerprintTable } from "./fingerprint-table.js";
 import { checksum } from "./hashing.js";
-import { type ReadMeter, readAt } from "./read-meter.js";
+import { type ReadMeter, readAtSync } from "./read-meter.js";
 import {
   bucketOf,
+  checkBucket,
   type DecodedLog,
   type Directory,
-  decodeBucket,
   decodeDirectory,
   decodeHeader,
   decodeLog,
   decodeSamples,
-  ENTRY_SIZE,
+  fromLittleEndian,
   HEADER_SIZE,
   layoutOf,
   type SidecarHeader,
@@ -39,19 +39,28 @@ export function sidecarName(name: string): string {
   return `.${name}.idx`;
 }
 
-const FIRST_READ = 64 * 1024;
+// Enough for the header and the bucket directory of a day of about a million events.
+const FIRST_READ = 40 * 1024;
 
-/** A checksum of the data bytes just before `end`: what a sidecar records to bind itself to them. */
-export async function tailCheckAt(
-  fh: FileHandle,
-  end: number,
-  meter: ReadMeter | undefined,
-): Promise<number> {
+/**
+ * A checksum of the data bytes just before `end` in open file `fd`: what a sidecar records to
+ * bind itself to them. -1 when the file is shorter than `end`.
+ */
+export function tailCheckAt(fd: number, end: number, meter: ReadMeter | undefined): number {
   const start = Math.max(0, end - TAIL_BYTES);
-  const buf = Buffer.alloc(end - start);
-  const got = await readAt(fh, buf, 0, buf.length, start, meter);
-  // Fewer bytes than asked: the file is shorter than the sidecar believes.
+  const buf = Buffer.allocUnsafe(end - start);
+  const got = readAtSync(fd, buf, 0, buf.length, start, meter);
   return got === buf.length ? checksum(buf) : -1;
+}
+
+/** Runs `fn` on file `path` opened with `flags` (never through a link), then closes it. */
+export function withFd<T>(path: string, flags: number, fn: (fd: number) => T): T {
+  const fd = openSync(path, flags | constants.O_NOFOLLOW);
+  try {
+    return fn(fd);
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /**
@@ -95,74 +104,82 @@ export class OpenedSidecar {
   }
 
   // The same file as opened, or StaleIndexError: a sidecar replaced meanwhile is not mixed in.
-  async #withFile<T>(fn: (fh: FileHandle) => Promise<T>): Promise<T> {
-    let fh: FileHandle;
+  #withFile<T>(fn: (fd: number) => T): T {
+    let fd: number;
     try {
-      fh = await open(this.path, constants.O_RDONLY | constants.O_NOFOLLOW);
+      fd = openSync(this.path, constants.O_RDONLY | constants.O_NOFOLLOW);
     } catch {
       throw new StaleIndexError(`${this.path} went away`);
     }
     try {
-      const st = await fh.stat({ bigint: true });
-      if (st.ino !== this.ino) throw new StaleIndexError(`${this.path} was replaced`);
-      return await fn(fh);
+      if (fstatSync(fd, { bigint: true }).ino !== this.ino) {
+        throw new StaleIndexError(`${this.path} was replaced`);
+      }
+      return fn(fd);
     } finally {
-      await fh.close();
+      closeSync(fd);
     }
   }
 
-  /** Offsets of the base's entries with fingerprint `fp` (reads one bucket). */
-  async lookup(fps: readonly number[], out: Map<number, number[]>): Promise<void> {
+  /** Adds to `out` the offsets of the base's entries with these fingerprints (one bucket each). */
+  lookup(fps: readonly number[], out: Map<number, number[]>): void {
     const bits = this.header.bucketBits;
-    const byBucket = new Map<number, number[]>();
+    const byBucket = new Map<number, Set<number>>();
     for (const fp of fps) {
       const b = bucketOf(fp, bits);
-      const list = byBucket.get(b) ?? [];
-      list.push(fp);
-      byBucket.set(b, list);
+      const set = byBucket.get(b) ?? new Set();
+      set.add(fp);
+      byBucket.set(b, set);
     }
-    await this.#withFile(async (fh) => {
+    this.#withFile((fd) => {
       for (const [bucket, wanted] of byBucket) {
-        const start = this.directory.fanout[bucket]!;
-        const end = this.directory.fanout[bucket + 1]!;
-        if (start === end) continue;
-        const bytes = Buffer.alloc((end - start) * ENTRY_SIZE);
-        const got = await readAt(
-          fh,
-          bytes,
-          0,
-          bytes.length,
-          this.layout.entries + start * ENTRY_SIZE,
-          this.#meter,
-        );
-        const into = {
-          fps: new Uint32Array(end - start),
-          offsets: new Float64Array(end - start),
-          at: 0,
-        };
-        if (
-          got !== bytes.length ||
-          !decodeBucket(this.header, this.directory, bucket, bytes, into)
-        ) {
+        const at = this.directory.fanout[bucket]!;
+        const count = this.directory.fanout[bucket + 1]! - at;
+        if (count === 0) continue;
+        const { fps: bfps, offsets } = this.#read(fd, at, count);
+        if (!checkBucket(this.header, this.directory, bucket, bfps, offsets, 0, count)) {
           throw new StaleIndexError(`${this.path}: bucket ${bucket} is damaged`);
         }
-        const set = new Set(wanted);
-        for (let i = 0; i < into.at; i++) {
-          const fp = into.fps[i]!;
-          if (!set.has(fp)) continue;
+        for (let i = 0; i < count; i++) {
+          const fp = bfps[i]!;
+          if (!wanted.has(fp)) continue;
           const list = out.get(fp) ?? [];
-          list.push(into.offsets[i]!);
+          list.push(offsets[i]!);
           out.set(fp, list);
         }
       }
     });
   }
 
+  // Entries [at, at + count), read straight into typed arrays.
+  #read(fd: number, at: number, count: number): { fps: Uint32Array; offsets: Float64Array } {
+    const fps = new Uint32Array(count);
+    const offsets = new Float64Array(count);
+    const a = readAtSync(
+      fd,
+      new Uint8Array(fps.buffer),
+      0,
+      count * 4,
+      this.layout.fps + at * 4,
+      this.#meter,
+    );
+    const b = readAtSync(
+      fd,
+      new Uint8Array(offsets.buffer),
+      0,
+      count * 8,
+      this.layout.offsets + at * 8,
+      this.#meter,
+    );
+    if (a !== count * 4 || b !== count * 8) throw new StaleIndexError(`${this.path} is cut short`);
+    return { fps: fromLittleEndian(fps), offsets: fromLittleEndian(offsets) };
+  }
+
   /** The base's sample offsets. */
-  async samples(): Promise<Float64Array> {
-    return this.#withFile(async (fh) => {
-      const bytes = Buffer.alloc(this.layout.entries - this.layout.samples);
-      const got = await readAt(fh, bytes, 0, bytes.length, this.layout.samples, this.#meter);
+  samples(): Float64Array {
+    return this.#withFile((fd) => {
+      const bytes = Buffer.allocUnsafe(this.layout.fps - this.layout.samples);
+      const got = readAtSync(fd, bytes, 0, bytes.length, this.layout.samples, this.#meter);
       const samples = got === bytes.length ? decodeSamples(this.header, bytes) : undefined;
       if (!samples) throw new StaleIndexError(`${this.path}: the samples are damaged`);
       return samples;
@@ -170,22 +187,17 @@ export class OpenedSidecar {
   }
 
   /** Every entry of the base, each bucket checked. */
-  async table(): Promise<FingerprintTable> {
-    return this.#withFile(async (fh) => {
-      const n = this.header.entryCount;
-      const bytes = Buffer.alloc(n * ENTRY_SIZE);
-      const got = await readAt(fh, bytes, 0, bytes.length, this.layout.entries, this.#meter);
-      if (got !== bytes.length) throw new StaleIndexError(`${this.path} is cut short`);
-      const into = { fps: new Uint32Array(n), offsets: new Float64Array(n), at: 0 };
-      const buckets = this.directory.checks.length;
-      for (let b = 0; b < buckets; b++) {
-        const start = this.directory.fanout[b]! * ENTRY_SIZE;
-        const end = this.directory.fanout[b + 1]! * ENTRY_SIZE;
-        if (!decodeBucket(this.header, this.directory, b, bytes.subarray(start, end), into)) {
+  table(): FingerprintTable {
+    return this.#withFile((fd) => {
+      const { fps, offsets } = this.#read(fd, 0, this.header.entryCount);
+      const fanout = this.directory.fanout;
+      for (let b = 0; b < this.directory.checks.length; b++) {
+        const at = fanout[b]!;
+        if (!checkBucket(this.header, this.directory, b, fps, offsets, at, fanout[b + 1]! - at)) {
           throw new StaleIndexError(`${this.path}: bucket ${b} is damaged`);
         }
       }
-      return new FingerprintTable(into.fps, into.offsets);
+      return new FingerprintTable(fps, offsets);
     });
   }
 }
@@ -198,18 +210,18 @@ export class OpenedSidecar {
  * recorded. `undefined` when there is none or it does not describe the file; damaged or planted
  * ones are reported through `warn`.
  */
-export async function openSidecar(
+export function openSidecar(
   dir: string,
   name: string,
   data: DataFileStat,
-  dataFh: FileHandle,
+  dataFd: number,
   meter: ReadMeter,
   warn: Warn,
-): Promise<OpenedSidecar | undefined> {
+): OpenedSidecar | undefined {
   const path = join(dir, sidecarName(name));
-  let fh: FileHandle;
+  let fd: number;
   try {
-    fh = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW);
+    fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === "ELOOP") {
       warn(
@@ -220,7 +232,7 @@ export async function openSidecar(
     return undefined;
   }
   try {
-    const st = await fh.stat({ bigint: true });
+    const st = fstatSync(fd, { bigint: true });
     if (!st.isFile() || Number(st.uid) !== data.uid || (Number(st.mode) & 0o022) !== 0) {
       warn(
         `idx-foreign:${name}`,
@@ -229,8 +241,8 @@ export async function openSidecar(
       return undefined;
     }
     const size = Number(st.size);
-    const first = Buffer.alloc(Math.min(size, FIRST_READ));
-    const got = await readAt(fh, first, 0, first.length, 0, meter);
+    const first = Buffer.allocUnsafe(Math.min(size, FIRST_READ));
+    const got = readAtSync(fd, first, 0, first.length, 0, meter);
     const header = got >= HEADER_SIZE ? decodeHeader(first) : undefined;
     const damaged = () => {
       warn(
@@ -245,25 +257,25 @@ export async function openSidecar(
     // Made for another file, or for more bytes than this one has: stale, not damaged.
     if (header.dataIno !== data.ino || header.covered > data.size) return undefined;
     let dirBytes: Buffer;
-    if (layout.samples <= got) dirBytes = first.subarray(layout.directory, layout.samples);
+    const dirEnd = layout.directory + layout.directorySize;
+    if (dirEnd <= got) dirBytes = first.subarray(layout.directory, dirEnd);
     else {
-      dirBytes = Buffer.alloc(layout.directorySize);
-      await readAt(fh, dirBytes, 0, dirBytes.length, layout.directory, meter);
+      dirBytes = Buffer.allocUnsafe(layout.directorySize);
+      readAtSync(fd, dirBytes, 0, dirBytes.length, layout.directory, meter);
     }
     const directory = decodeDirectory(header, dirBytes);
     if (!directory) return damaged();
-    const logBytes = Buffer.alloc(size - layout.end);
-    if (logBytes.length > 0) await readAt(fh, logBytes, 0, logBytes.length, layout.end, meter);
+    const logBytes = Buffer.allocUnsafe(size - layout.end);
+    if (logBytes.length > 0) readAtSync(fd, logBytes, 0, logBytes.length, layout.end, meter);
     const log = decodeLog(logBytes, header.covered, data.size);
-    const last = log.chunks[log.chunks.length - 1];
-    const expected = last ? last.tailCheck : header.tailCheck;
-    const mtime = last ? last.dataMtimeNs : header.dataMtimeNs;
-    if ((await tailCheckAt(dataFh, log.covered, meter)) !== expected) return undefined;
+    const expected = log.last ? log.last.tailCheck : header.tailCheck;
+    const mtime = log.last ? log.last.dataMtimeNs : header.dataMtimeNs;
+    if (tailCheckAt(dataFd, log.covered, meter) !== expected) return undefined;
     // Nothing appended after the index, yet the file was modified: edited in place.
     if (data.size === log.covered && data.mtimeNs !== mtime) return undefined;
     return new OpenedSidecar({ path, header, layout, directory, log, ino: st.ino, size, meter });
   } finally {
-    await fh.close();
+    closeSync(fd);
   }
 }
 

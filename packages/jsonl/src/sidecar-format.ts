@@ -15,8 +15,9 @@ import { checksum } from "./hashing.js";
  *   samples: the offset of every SAMPLE_EVERY-th event line, in file order (time → offset: the
  *     file is sorted by (time, id), so a binary search over them, probing the real lines, finds
  *     where a time or a cursor is).
- *   entries: 12 bytes each, a fingerprint of the id (u32) and the line's offset (f64), sorted by
- *     fingerprint; the top b bits of a fingerprint name its bucket.
+ *   entries, sorted by fingerprint, as two sections: the fingerprints of the ids (u32 each, the
+ *     top b bits naming the bucket), then the offsets of their lines (f64 each). Sections start
+ *     at multiples of 8, so a writer reads them straight into typed arrays.
  * Log: chunks, each covering the data bytes right after the previous one (or after the base):
  *   header (40 bytes): magic, entry count, from, to, the data file's mtime (ns) after the write, a
  *   checksum of the last data bytes before `to`, the chunk's checksum; then its entries, in
@@ -55,21 +56,26 @@ export interface SidecarLayout {
   directory: number;
   directorySize: number;
   samples: number;
-  entries: number;
+  fps: number;
+  offsets: number;
   end: number;
 }
+
+const pad8 = (n: number) => Math.ceil(n / 8) * 8;
 
 export function layoutOf(h: Pick<SidecarHeader, "bucketBits" | "sampleCount" | "entryCount">) {
   const buckets = 2 ** h.bucketBits;
   const directorySize = (buckets + 1) * 4 + buckets * 4;
-  const samples = HEADER_SIZE + directorySize;
-  const entries = samples + h.sampleCount * 8;
+  const samples = HEADER_SIZE + pad8(directorySize);
+  const fps = samples + h.sampleCount * 8;
+  const offsets = fps + pad8(h.entryCount * 4);
   return {
     directory: HEADER_SIZE,
     directorySize,
     samples,
-    entries,
-    end: entries + h.entryCount * ENTRY_SIZE,
+    fps,
+    offsets,
+    end: offsets + h.entryCount * 8,
   } satisfies SidecarLayout;
 }
 
@@ -110,10 +116,11 @@ export interface Directory {
 export function decodeDirectory(h: SidecarHeader, bytes: Buffer): Directory | undefined {
   if (checksum(bytes) !== h.directoryCheck) return undefined;
   const buckets = 2 ** h.bucketBits;
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const fanout = new Uint32Array(buckets + 1);
   const checks = new Uint32Array(buckets);
-  for (let k = 0; k <= buckets; k++) fanout[k] = bytes.readUInt32LE(k * 4);
-  for (let k = 0; k < buckets; k++) checks[k] = bytes.readUInt32LE((buckets + 1 + k) * 4);
+  for (let k = 0; k <= buckets; k++) fanout[k] = view.getUint32(k * 4, true);
+  for (let k = 0; k < buckets; k++) checks[k] = view.getUint32((buckets + 1 + k) * 4, true);
   if (fanout[0] !== 0 || fanout[buckets] !== h.entryCount) return undefined;
   for (let k = 0; k < buckets; k++) if (fanout[k]! > fanout[k + 1]!) return undefined;
   return { fanout, checks };
@@ -122,10 +129,11 @@ export function decodeDirectory(h: SidecarHeader, bytes: Buffer): Directory | un
 /** Decodes and checks the samples section: increasing offsets inside the covered bytes. */
 export function decodeSamples(h: SidecarHeader, bytes: Buffer): Float64Array | undefined {
   if (checksum(bytes) !== h.samplesCheck) return undefined;
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const out = new Float64Array(h.sampleCount);
   let last = -1;
   for (let i = 0; i < h.sampleCount; i++) {
-    const off = bytes.readDoubleLE(i * 8);
+    const off = view.getFloat64(i * 8, true);
     if (!Number.isSafeInteger(off) || off <= last || off >= h.covered) return undefined;
     out[i] = off;
     last = off;
@@ -133,27 +141,35 @@ export function decodeSamples(h: SidecarHeader, bytes: Buffer): Float64Array | u
   return out;
 }
 
+/** The checksum of one bucket: its fingerprints' bytes, then its offsets' bytes. */
+export function bucketCheck(fps: Uint8Array, offsets: Uint8Array): number {
+  return checksum(offsets, 0, offsets.length, checksum(fps));
+}
+
 /**
- * Decodes and checks one bucket's entries (`bytes`): its checksum, that every fingerprint belongs
- * to the bucket in sorted order, and that every offset is inside the covered bytes.
+ * Checks one bucket's entries, `count` of them from `at` in `fps` and `offsets` (as read from the
+ * sidecar): its checksum, that every fingerprint belongs to the bucket in sorted order, and that
+ * every offset is inside the covered bytes.
  */
-export function decodeBucket(
+export function checkBucket(
   h: SidecarHeader,
   dir: Directory,
   bucket: number,
-  bytes: Buffer,
-  into: { fps: Uint32Array; offsets: Float64Array; at: number },
+  fps: Uint32Array,
+  offsets: Float64Array,
+  at: number,
+  count: number,
 ): boolean {
-  if (checksum(bytes) !== dir.checks[bucket]) return false;
+  const fpBytes = new Uint8Array(fps.buffer, fps.byteOffset + at * 4, count * 4);
+  const offBytes = new Uint8Array(offsets.buffer, offsets.byteOffset + at * 8, count * 8);
+  if (bucketCheck(fpBytes, offBytes) !== dir.checks[bucket]) return false;
+  const bits = h.bucketBits;
   let last = -1;
-  for (let p = 0; p < bytes.length; p += ENTRY_SIZE) {
-    const fp = bytes.readUInt32LE(p);
-    const off = bytes.readDoubleLE(p + 4);
-    if (fp < last || bucketOf(fp, h.bucketBits) !== bucket) return false;
+  for (let i = at; i < at + count; i++) {
+    const fp = fps[i]!;
+    const off = offsets[i]!;
+    if (fp < last || bucketOf(fp, bits) !== bucket) return false;
     if (!Number.isSafeInteger(off) || off < 0 || off >= h.covered) return false;
-    into.fps[into.at] = fp;
-    into.offsets[into.at] = off;
-    into.at++;
     last = fp;
   }
   return true;
@@ -177,23 +193,27 @@ export function encodeBase(c: BaseContent): Buffer {
   const layout = layoutOf({ bucketBits, sampleCount: c.samples.length, entryCount: n });
   const buf = Buffer.alloc(layout.end);
   const buckets = 2 ** bucketBits;
-  // Entries, and the first entry of each bucket.
+  // The entries, through typed-array views (little-endian, as the format is).
+  const fps = new Uint32Array(n);
+  const offsets = new Float64Array(n);
+  fps.set(c.table.fps);
+  offsets.set(c.table.offsets);
+  const fpBytes = littleEndian(fps);
+  const offBytes = littleEndian(offsets);
+  buf.set(fpBytes, layout.fps);
+  buf.set(offBytes, layout.offsets);
   const fanout = new Uint32Array(buckets + 1);
   let k = 0;
   for (let i = 0; i < n; i++) {
-    const fp = c.table.fps[i]!;
-    const b = bucketOf(fp, bucketBits);
+    const b = bucketOf(fps[i]!, bucketBits);
     while (k <= b) fanout[k++] = i;
-    buf.writeUInt32LE(fp, layout.entries + i * ENTRY_SIZE);
-    buf.writeDoubleLE(c.table.offsets[i]!, layout.entries + i * ENTRY_SIZE + 4);
   }
   while (k <= buckets) fanout[k++] = n;
   for (let b = 0; b <= buckets; b++) buf.writeUInt32LE(fanout[b]!, layout.directory + b * 4);
   for (let b = 0; b < buckets; b++) {
-    const sum = checksum(
-      buf,
-      layout.entries + fanout[b]! * ENTRY_SIZE,
-      layout.entries + fanout[b + 1]! * ENTRY_SIZE,
+    const sum = bucketCheck(
+      fpBytes.subarray(fanout[b]! * 4, fanout[b + 1]! * 4),
+      offBytes.subarray(fanout[b]! * 8, fanout[b + 1]! * 8),
     );
     buf.writeUInt32LE(sum, layout.directory + (buckets + 1 + b) * 4);
   }
@@ -208,10 +228,31 @@ export function encodeBase(c: BaseContent): Buffer {
   buf.writeUInt32LE(n, 40);
   buf.writeUInt32LE(c.samples.length, 44);
   buf.writeUInt32LE(c.tailCheck, 48);
-  buf.writeUInt32LE(checksum(buf, layout.directory, layout.samples), 52);
-  buf.writeUInt32LE(checksum(buf, layout.samples, layout.entries), 56);
+  buf.writeUInt32LE(checksum(buf, layout.directory, layout.directory + layout.directorySize), 52);
+  buf.writeUInt32LE(checksum(buf, layout.samples, layout.fps), 56);
   buf.writeUInt32LE(checksum(buf, 0, 124), 124);
   return buf;
+}
+
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+/** The bytes of a typed array, little-endian whatever the machine's byte order. */
+export function littleEndian(a: Uint32Array | Float64Array): Uint8Array {
+  const bytes = new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+  if (LITTLE_ENDIAN) return bytes;
+  const copy = Uint8Array.from(bytes);
+  const w = a.BYTES_PER_ELEMENT;
+  for (let i = 0; i < copy.length; i += w) copy.subarray(i, i + w).reverse();
+  return copy;
+}
+
+/** Turns little-endian bytes just read into a typed array in the machine's order (in place). */
+export function fromLittleEndian<T extends Uint32Array | Float64Array>(a: T): T {
+  if (LITTLE_ENDIAN) return a;
+  const bytes = new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+  const w = a.BYTES_PER_ELEMENT;
+  for (let i = 0; i < bytes.length; i += w) bytes.subarray(i, i + w).reverse();
+  return a;
 }
 
 /** One chunk of the log: the entries of the data bytes [from, to). */
@@ -238,21 +279,26 @@ export function encodeChunk(c: Chunk): Buffer {
     buf.writeUInt32LE(c.fps[i]!, CHUNK_HEADER_SIZE + i * ENTRY_SIZE);
     buf.writeDoubleLE(c.offsets[i]!, CHUNK_HEADER_SIZE + i * ENTRY_SIZE + 4);
   }
-  buf.writeUInt32LE(chunkCheck(buf), 36);
+  buf.writeUInt32LE(chunkCheck(buf, 0, buf.length), 36);
   return buf;
 }
 
-function chunkCheck(buf: Buffer): number {
-  return checksum(buf, CHUNK_HEADER_SIZE, buf.length, checksum(buf, 0, 36));
+function chunkCheck(buf: Buffer, start: number, end: number): number {
+  return checksum(buf, start + CHUNK_HEADER_SIZE, end, checksum(buf, start, start + 36));
 }
 
-/** The chunks found in log bytes, and how many bytes of the log they are. */
+/** The log's sound chunks, their entries gathered in file order. */
 export interface DecodedLog {
-  chunks: Chunk[];
-  /** Bytes of `bytes` that are sound chunks; anything after is torn or damaged. */
+  fps: Uint32Array;
+  offsets: Float64Array;
+  /** Entries in `fps` and `offsets`. */
+  count: number;
+  /** Bytes of the log that are sound chunks; anything after is torn or damaged. */
   used: number;
   /** Where the last sound chunk ends in the data file (`from` when there is none). */
   covered: number;
+  /** The data file's mtime and end checksum the last sound chunk recorded. */
+  last: { dataMtimeNs: bigint; tailCheck: number } | undefined;
 }
 
 /**
@@ -260,44 +306,43 @@ export interface DecodedLog {
  * first chunk that is cut short, damaged, not contiguous, out of order or past `dataSize`.
  */
 export function decodeLog(bytes: Buffer, from: number, dataSize: number): DecodedLog {
-  const chunks: Chunk[] = [];
+  const capacity = Math.floor(bytes.length / ENTRY_SIZE);
+  const fps = new Uint32Array(capacity);
+  const offsets = new Float64Array(capacity);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  let count = 0;
   let p = 0;
   let covered = from;
+  let last: DecodedLog["last"];
   while (bytes.length - p >= CHUNK_HEADER_SIZE) {
-    if (bytes.readUInt32LE(p) !== CHUNK_MAGIC) break;
-    const n = bytes.readUInt32LE(p + 4);
+    if (view.getUint32(p, true) !== CHUNK_MAGIC) break;
+    const n = view.getUint32(p + 4, true);
     const size = CHUNK_HEADER_SIZE + n * ENTRY_SIZE;
     if (bytes.length - p < size) break;
-    const chunk = bytes.subarray(p, p + size);
-    if (chunk.readUInt32LE(36) !== chunkCheck(chunk)) break;
-    const start = chunk.readDoubleLE(8);
-    const to = chunk.readDoubleLE(16);
+    if (view.getUint32(p + 36, true) !== chunkCheck(bytes, p, p + size)) break;
+    const start = view.getFloat64(p + 8, true);
+    const to = view.getFloat64(p + 16, true);
     if (start !== covered || !(to >= start) || to > dataSize) break;
-    const fps = new Uint32Array(n);
-    const offsets = new Float64Array(n);
-    let last = start - 1;
+    let prev = start - 1;
     let sound = true;
-    for (let i = 0; i < n; i++) {
-      const off = chunk.readDoubleLE(CHUNK_HEADER_SIZE + i * ENTRY_SIZE + 4);
-      if (!Number.isSafeInteger(off) || off <= last || off >= to) {
+    for (let i = 0, q = p + CHUNK_HEADER_SIZE; i < n; i++, q += ENTRY_SIZE) {
+      const off = view.getFloat64(q + 4, true);
+      if (!Number.isSafeInteger(off) || off <= prev || off >= to) {
         sound = false;
         break;
       }
-      fps[i] = chunk.readUInt32LE(CHUNK_HEADER_SIZE + i * ENTRY_SIZE);
-      offsets[i] = off;
-      last = off;
+      fps[count + i] = view.getUint32(q, true);
+      offsets[count + i] = off;
+      prev = off;
     }
     if (!sound) break;
-    chunks.push({
-      from: start,
-      to,
-      dataMtimeNs: chunk.readBigUInt64LE(24),
-      tailCheck: chunk.readUInt32LE(32),
-      fps,
-      offsets,
-    });
+    count += n;
     covered = to;
+    last = {
+      dataMtimeNs: view.getBigUint64(p + 24, true),
+      tailCheck: view.getUint32(p + 32, true),
+    };
     p += size;
   }
-  return { chunks, used: p, covered };
+  return { fps, offsets, count, used: p, covered, last };
 }
