@@ -214,7 +214,10 @@ export class FileIndex {
    */
   async refresh(data: DataFileStat): Promise<boolean> {
     if (data.ino !== this.dataIno || data.size < this.covered) return false;
-    if (data.size === this.#seen.size && data.mtimeNs === this.#seen.mtimeNs) return true;
+    if (data.size === this.#seen.size) {
+      // Same size, yet modified: edited in place, not appended to.
+      return data.mtimeNs === this.#seen.mtimeNs;
+    }
     let same: boolean;
     try {
       same = withFd(

@@ -17,7 +17,7 @@ import { decodeLog, encodeBase, encodeChunk } from "./sidecar-format.js";
 // whole sidecar is rewritten about every 1/32 of growth, so rewriting costs a constant factor of
 // the appends, while a cold reader reads a log of at most 1/32 of the base.
 const LOG_SHARE = 32;
-const LOG_FLOOR = 256 * 1024;
+const LOG_FLOOR = 64 * 1024;
 
 /**
  * Brings the sidecar of an index's file up to what the index covers. Called by a writer under the

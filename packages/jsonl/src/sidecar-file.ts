@@ -39,8 +39,8 @@ export function sidecarName(name: string): string {
   return `.${name}.idx`;
 }
 
-// Enough for the header and the bucket directory of a day of about a million events.
-const FIRST_READ = 40 * 1024;
+// The header and, for files of up to some thousands of events, the bucket directory.
+const FIRST_READ = 4096;
 
 /**
  * A checksum of the data bytes just before `end` in open file `fd`: what a sidecar records to
