@@ -1,5 +1,5 @@
-import { constants, type Dirent } from "node:fs";
-import { lstat, mkdir, open, readdir, rename, stat, unlink } from "node:fs/promises";
+import { constants, type Dirent, lstatSync, readdirSync } from "node:fs";
+import { mkdir, open, rename, stat, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import {
   AuditClosedError,
@@ -252,7 +252,8 @@ export class JsonlStore implements AuditStore {
   async #list(): Promise<Segment[]> {
     let names: Dirent[];
     try {
-      names = await readdir(this.dir, { withFileTypes: true });
+      // Synchronous: a listing is a single short system call, cheaper than a thread-pool trip.
+      names = readdirSync(this.dir, { withFileTypes: true });
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === "ENOENT") {
         if (!this.#readOnly) return [];
@@ -1065,8 +1066,12 @@ export class JsonlStore implements AuditStore {
 const MAX_INDEXES = 256;
 
 async function dataStat(path: string): Promise<DataFileStat | undefined> {
-  const st = await lstat(path, { bigint: true }).catch(() => undefined);
-  return st?.isFile() ? statOf(st) : undefined;
+  try {
+    const st = lstatSync(path, { bigint: true, throwIfNoEntry: false });
+    return st?.isFile() ? statOf(st) : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 function statOf(st: { ino: bigint; size: bigint; mtimeNs: bigint; uid: bigint }): DataFileStat {

@@ -1,5 +1,5 @@
-import { open } from "node:fs/promises";
-import { type ReadMeter, readAt } from "./read-meter.js";
+import { closeSync, fstatSync, openSync, read } from "node:fs";
+import { type ReadMeter, readAtSync } from "./read-meter.js";
 
 /** One line of a file, and whether it ended with a newline (the last line of a torn write does not). */
 export interface FileLine {
@@ -52,13 +52,45 @@ export function readLineBytes(path: string, meter?: ReadMeter): AsyncGenerator<F
   }));
 }
 
+/**
+ * Reads chunks of an open file: the first synchronously — a lookup or a page usually needs no
+ * more, and a synchronous read from the page cache costs less than a round trip through libuv's
+ * thread pool — the rest asynchronously, so a long scan leaves the event loop free between chunks.
+ */
+class ChunkReader {
+  readonly fd: number;
+  readonly #meter: ReadMeter | undefined;
+  #first = true;
+
+  constructor(path: string, meter: ReadMeter | undefined) {
+    this.fd = openSync(path, "r");
+    this.#meter = meter;
+  }
+
+  async read(buf: Buffer, length: number, position: number): Promise<number> {
+    if (this.#first) {
+      this.#first = false;
+      return readAtSync(this.fd, buf, 0, length, position, this.#meter);
+    }
+    const n = await new Promise<number>((resolve, reject) =>
+      read(this.fd, buf, 0, length, position, (err, bytes) => (err ? reject(err) : resolve(bytes))),
+    );
+    this.#meter?.count(n);
+    return n;
+  }
+
+  close(): void {
+    closeSync(this.fd);
+  }
+}
+
 // `make` gets a view of the line that is only valid during the call.
 async function* scanLines<T>(
   path: string,
   range: LineRange,
   make: (piece: Buffer, complete: boolean, line: number, offset: number) => T,
 ): AsyncGenerator<T> {
-  const fh = await open(path, "r");
+  const file = new ChunkReader(path, range.meter);
   try {
     const buf = Buffer.allocUnsafe(CHUNK);
     const end = range.end ?? Number.POSITIVE_INFINITY;
@@ -68,7 +100,7 @@ async function* scanLines<T>(
     let line = 0;
     while (position < end) {
       const want = Math.min(CHUNK, end - position);
-      const bytesRead = await readAt(fh, buf, 0, want, position, range.meter);
+      const bytesRead = await file.read(buf, want, position);
       if (bytesRead === 0) break;
       const chunkStart = position;
       position += bytesRead;
@@ -93,7 +125,7 @@ async function* scanLines<T>(
     }
     if (carry.length > 0) yield make(Buffer.concat(carry), false, line + 1, carryStart);
   } finally {
-    await fh.close();
+    file.close();
   }
 }
 
@@ -105,9 +137,9 @@ export async function* readLinesBackward(
   path: string,
   range: { end?: number; meter?: ReadMeter } = {},
 ): AsyncGenerator<FileLine> {
-  const fh = await open(path, "r");
+  const file = new ChunkReader(path, range.meter);
   try {
-    const { size } = await fh.stat();
+    const size = fstatSync(file.fd).size;
     let position = Math.min(size, range.end ?? size);
     let carry: Buffer[] = [];
     let first = true;
@@ -115,7 +147,7 @@ export async function* readLinesBackward(
     while (position > 0) {
       const length = Math.min(CHUNK, position);
       position -= length;
-      await readAt(fh, buf, 0, length, position, range.meter);
+      await file.read(buf, length, position);
       let end = length;
       for (
         let i = buf.lastIndexOf(NEWLINE, length - 1);
@@ -146,6 +178,6 @@ export async function* readLinesBackward(
       }
     }
   } finally {
-    await fh.close();
+    file.close();
   }
 }

@@ -18,9 +18,10 @@ import {
   writeSync,
 } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { type AuditEvent, resolutionEventId, uuidv7 } from "@audit/core";
-import { makeEvent, makeEvents, sorted, timeAt } from "@audit/test-suite";
+import { makeEvent, makeEvents, runConcurrentWriters, sorted, timeAt } from "@audit/test-suite";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { FingerprintTable } from "../src/fingerprint-table.js";
 import { fingerprint } from "../src/hashing.js";
@@ -29,6 +30,7 @@ import { lineOf } from "../src/line-format.js";
 import { tailCheckAt } from "../src/sidecar-file.js";
 import { decodeHeader, encodeBase, HEADER_SIZE, layoutOf } from "../src/sidecar-format.js";
 
+const packageDir = join(dirname(fileURLToPath(import.meta.url)), "..");
 let dir: string;
 beforeEach(() => {
   dir = mkdtempSync(join(tmpdir(), "audit-jsonl-index-"));
@@ -276,6 +278,22 @@ describe("the sidecar", () => {
 });
 
 describe("staleness", () => {
+  it("other processes' appends: a warm reader here sees them, and a writer here refuses their ids", async () => {
+    const today = makeEvents(100);
+    const store = new JsonlStore({ dir });
+    await store.append(today);
+    expect(await store.get(today[50]!.id)).toEqual(today[50]);
+    await runConcurrentWriters({ url: `jsonl:${dir}`, processes: 2, events: 400, cwd: packageDir });
+    const theirs = await new JsonlStore({ dir, readOnly: true }).query({ type: "load.event" });
+    expect(theirs).toHaveLength(800);
+    for (const e of theirs.filter((_, i) => i % 40 === 0)) expect(await store.get(e.id)).toEqual(e);
+    await store.append([...theirs.slice(0, 300), ...today.slice(0, 10)]);
+    const all = rawIds();
+    expect(new Set(all).size).toBe(all.length);
+    expect(all.length).toBe((await store.count()) as number);
+    await store.close();
+  }, 60_000);
+
   it("lines appended without the sidecar (an older writer, or a crash before the index was written) are found and count as stored", async () => {
     const events = dayEvents(400);
     await written(events);
