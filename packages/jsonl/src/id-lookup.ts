@@ -16,15 +16,22 @@ import { StaleIndexError } from "./stale-index.js";
  * detected rather than believed.
  */
 
-/** The event with this id in the indexed file, or `undefined`. */
-export function findInFile(ix: FileIndex, id: string, meter: ReadMeter): AuditEvent | undefined {
+/** An event and where its line is in its file (from `offset` to `end`, after its newline). */
+export interface Located {
+  event: AuditEvent;
+  offset: number;
+  end: number;
+}
+
+/** The event with this id in the indexed file, and where its line is; or `undefined`. */
+export function findInFile(ix: FileIndex, id: string, meter: ReadMeter): Located | undefined {
   const fp = fingerprint(id);
   const offsets = ix.lookup([fp]).get(fp);
   if (!offsets) return undefined;
   return withFile(ix, (fd) => {
     for (const offset of offsets.sort((a, b) => a - b)) {
-      const e = confirmed(fd, ix, offset, fp, meter);
-      if (e.id === id) return e;
+      const line = confirmed(fd, ix, offset, fp, meter);
+      if (line.event.id === id) return line;
     }
     return undefined;
   });
@@ -44,7 +51,7 @@ export function storedIds(ix: FileIndex, ids: readonly string[], meter: ReadMete
       for (const offset of offsets) {
         let id = read.get(offset);
         if (id === undefined) {
-          id = confirmed(fd, ix, offset, fps[i]!, meter).id;
+          id = confirmed(fd, ix, offset, fps[i]!, meter).event.id;
           read.set(offset, id);
         }
         if (id === ids[i]) {
@@ -74,7 +81,7 @@ function confirmed(
   offset: number,
   fp: number,
   meter: ReadMeter,
-): AuditEvent {
+): Located {
   const bytes = readLineAt(fd, offset, ix.covered, meter);
   const e = bytes && eventOf(bytes.toString("utf8"));
   if (!e || fingerprint(e.id) !== fp) {
@@ -82,5 +89,5 @@ function confirmed(
       `${ix.path}: the index entry at byte ${offset} does not match the file`,
     );
   }
-  return e;
+  return { event: e, offset, end: offset + bytes.length + 1 };
 }

@@ -13,10 +13,11 @@ import {
 } from "./sidecar-file.js";
 import { decodeLog, encodeBase, encodeChunk } from "./sidecar-format.js";
 
-// The log is folded into a new base once it passes this share of the base (and this floor): the
-// whole sidecar is rewritten about every 1/32 of growth, so rewriting costs a constant factor of
-// the appends, while a cold reader reads a log of at most 1/32 of the base.
-const LOG_SHARE = 32;
+// The log is folded into a new base before it would pass this share of the base (or this floor):
+// the whole sidecar is rewritten about every 1/64 of growth, so rewriting costs a constant factor
+// of the appends, while a cold reader reads a log of at most 1/64 of the base (190 KB for a
+// million events) besides the one bucket it needs.
+const LOG_SHARE = 64;
 const LOG_FLOOR = 64 * 1024;
 
 /**
@@ -31,12 +32,7 @@ export async function persistIndex(
   data: DataFileStat,
 ): Promise<void> {
   const disk = ix.onDisk && (await syncedState(ctx, ix, ix.onDisk, data));
-  if (
-    disk &&
-    disk.covered >= ix.baseCovered &&
-    disk.covered <= ix.covered &&
-    disk.logBytes <= Math.max(LOG_FLOOR, disk.baseBytes / LOG_SHARE)
-  ) {
+  if (disk && disk.covered >= ix.baseCovered && disk.covered <= ix.covered) {
     if (disk.covered === ix.covered) {
       ix.onDisk = disk;
       return;
@@ -50,7 +46,8 @@ export async function persistIndex(
       fps,
       offsets,
     });
-    const written = await appendToSidecar(ctx.dir, ix.name, disk, chunk);
+    const roomy = disk.logBytes + chunk.length <= Math.max(LOG_FLOOR, disk.baseBytes / LOG_SHARE);
+    const written = roomy && (await appendToSidecar(ctx.dir, ix.name, disk, chunk));
     if (written) {
       ix.onDisk = {
         ...written,

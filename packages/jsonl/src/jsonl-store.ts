@@ -28,7 +28,7 @@ import {
 import { FileIndex, type IndexContext } from "./day-index.js";
 import { FingerprintTable } from "./fingerprint-table.js";
 import { fingerprint } from "./hashing.js";
-import { findInFile, storedIds } from "./id-lookup.js";
+import { findInFile, type Located, storedIds } from "./id-lookup.js";
 import { persistIndex } from "./index-persist.js";
 import { lineOf } from "./line-format.js";
 import {
@@ -88,6 +88,19 @@ export interface JsonlStoreOptions {
 }
 
 type Key = Pick<AuditEvent, "time" | "id">;
+
+/** A cursor's event; `file` (its inode, and the line's place in it) when an index found it. */
+interface Cursor extends Located {
+  file: string | undefined;
+  ino: bigint;
+}
+
+/** Where to read a file from: offsets found in inode `ino`. */
+interface Range {
+  start?: number;
+  end?: number;
+  ino?: bigint;
+}
 
 interface Segment {
   name: string;
@@ -312,15 +325,15 @@ export class JsonlStore implements AuditStore {
   async *#events(
     file: string,
     order: "asc" | "desc",
-    range: { start?: number; end?: number } = {},
+    range: Range = {},
   ): AsyncGenerator<AuditEvent> {
     const path = join(this.dir, file);
     let lines: AsyncGenerator<FileLine>;
     try {
       lines =
         order === "asc"
-          ? readLines(path, { start: range.start ?? 0, meter: this.#meter })
-          : readLinesBackward(path, { end: range.end, meter: this.#meter });
+          ? readLines(path, { ...range, end: undefined, meter: this.#meter })
+          : readLinesBackward(path, { ...range, meter: this.#meter });
       for await (const line of lines) {
         const e = this.#parse(line, file);
         if (e) yield e;
@@ -333,17 +346,25 @@ export class JsonlStore implements AuditStore {
   }
 
   // Every event of a partition in order: a k-way merge of its (each sorted) segment files, each
-  // read from where the bound (`seek`) says its first wanted line may be.
+  // read from where the bound (`seek`) says its first wanted line may be — or, in the cursor's
+  // own file, right after (or before) the cursor's line.
   async *#mergePartition(
     files: string[],
     order: "asc" | "desc",
     seek: ((key: Key) => boolean) | undefined,
+    cursorAt: Cursor | undefined,
   ): AsyncGenerator<AuditEvent> {
     const sign = order === "asc" ? 1 : -1;
     const heads: { it: AsyncGenerator<AuditEvent>; e: AuditEvent }[] = [];
     try {
       for (const f of files) {
-        const range = seek ? await this.#seek(f, order, seek) : {};
+        let range: Range = {};
+        if (cursorAt?.file === f) {
+          const ino = cursorAt.ino;
+          range = order === "asc" ? { start: cursorAt.end, ino } : { end: cursorAt.offset, ino };
+        } else if (seek) {
+          range = await this.#seek(f, order, seek);
+        }
         const it = this.#events(f, order, range);
         const r = await it.next();
         if (!r.done) heads.push({ it, e: r.value });
@@ -381,23 +402,20 @@ export class JsonlStore implements AuditStore {
   // Where to start reading a file: asc, the first byte where lines `outside` (a prefix) may end;
   // desc, the byte before which lines `outside` (a suffix) may begin. Through the file's index;
   // from the whole file when there is none to trust.
-  async #seek(
-    name: string,
-    order: "asc" | "desc",
-    outside: (key: Key) => boolean,
-  ): Promise<{ start?: number; end?: number }> {
+  async #seek(name: string, order: "asc" | "desc", outside: (key: Key) => boolean): Promise<Range> {
     return this.#withIndex(
       name,
       async (ix) =>
         order === "asc"
-          ? { start: seekForward(ix, outside, this.#meter) }
-          : { end: seekBackward(ix, outside, this.#meter) },
+          ? { start: seekForward(ix, outside, this.#meter), ino: ix.dataIno }
+          : { end: seekBackward(ix, outside, this.#meter), ino: ix.dataIno },
       async () => ({}),
     );
   }
 
   async *#scan(filter: ResolvedFilter): AsyncGenerator<AuditEvent> {
-    const cursor = filter.after === undefined ? undefined : await this.#key(filter.after);
+    const cursorAt = filter.after === undefined ? undefined : await this.#key(filter.after);
+    const cursor = cursorAt && { time: cursorAt.event.time, id: cursorAt.event.id };
     const segments = await this.#list();
     const partitions = new Map<string, string[]>();
     for (const s of segments) {
@@ -426,7 +444,8 @@ export class JsonlStore implements AuditStore {
         if (cursor && !asc && p > cursor.time.slice(0, 10)) continue;
       }
       const seek = p === SINGLE || boundDays.includes(p) ? outside : undefined;
-      for await (const e of this.#mergePartition(partitions.get(p)!, filter.order, seek)) {
+      const merged = this.#mergePartition(partitions.get(p)!, filter.order, seek, cursorAt);
+      for await (const e of merged) {
         // In order, so past the far end of the range nothing more can match.
         if (asc && filter.until !== undefined && e.time >= filter.until) return;
         if (!asc && filter.since !== undefined && e.time < filter.since) return;
@@ -436,13 +455,14 @@ export class JsonlStore implements AuditStore {
     }
   }
 
-  async #key(id: string): Promise<Key> {
-    const e = await this.#find(id);
-    if (!e) throw cursorNotFound(id);
-    return { time: e.time, id: e.id };
+  async #key(id: string): Promise<Cursor> {
+    const found = await this.#find(id);
+    if (!found) throw cursorNotFound(id);
+    return found;
   }
 
-  async #find(id: string): Promise<AuditEvent | undefined> {
+  // The event with this id, and — when an index found it — its file and where its line is.
+  async #find(id: string): Promise<Cursor | undefined> {
     const ms = uuidv7Time(id);
     let segments = await this.#list();
     // A UUIDv7 names its day: look there first, then everywhere (an import may carry another time).
@@ -454,15 +474,20 @@ export class JsonlStore implements AuditStore {
       ];
     }
     for (const s of segments) {
-      const e = await this.#withIndex(
+      const found = await this.#withIndex<Cursor | undefined>(
         s.name,
-        async (ix) => findInFile(ix, id, this.#meter),
+        async (ix) => {
+          const at = findInFile(ix, id, this.#meter);
+          return at && { ...at, file: s.name, ino: ix.dataIno };
+        },
         async () => {
-          for await (const e of this.#events(s.name, "asc")) if (e.id === id) return e;
+          for await (const e of this.#events(s.name, "asc")) {
+            if (e.id === id) return { event: e, file: undefined, ino: 0n, offset: 0, end: 0 };
+          }
           return undefined;
         },
       );
-      if (e) return e;
+      if (found) return found;
     }
     return undefined;
   }
@@ -808,7 +833,7 @@ export class JsonlStore implements AuditStore {
 
   async get(id: string): Promise<AuditEvent | undefined> {
     this.#check();
-    return this.#find(id);
+    return (await this.#find(id))?.event;
   }
 
   async count(filter?: AuditFilter): Promise<number> {
@@ -839,8 +864,10 @@ export class JsonlStore implements AuditStore {
       isDataFile: (name) => FILE_PATTERN.test(name),
       list: async () => (await this.#list()).map((s) => s.name),
       parse: (line, name) => this.#parse(line, name),
-      seekAfter: async (name, key) =>
-        (await this.#seek(name, "asc", (k) => compareEvents(k, key) <= 0)).start ?? 0,
+      seekAfter: async (name, key, ino) => {
+        const range = await this.#seek(name, "asc", (k) => compareEvents(k, key) <= 0);
+        return range.ino === ino ? (range.start ?? 0) : 0;
+      },
       deliver: (e) => {
         if (!eventMatches(wanted, e)) return;
         try {

@@ -17,6 +17,11 @@ export interface LineRange {
   start?: number;
   /** Read up to this byte, exclusive; a line not ended before it is incomplete. @default the file's size */
   end?: number;
+  /**
+   * The inode `start` and `end` were found in: if the file under the path is now another one (a
+   * prune rewrote it meanwhile), they are ignored and the whole file is read.
+   */
+  ino?: bigint;
   meter?: ReadMeter;
 }
 
@@ -67,6 +72,11 @@ class ChunkReader {
     this.#meter = meter;
   }
 
+  /** False when the file opened is not inode `ino`. */
+  is(ino: bigint | undefined): boolean {
+    return ino === undefined || fstatSync(this.fd, { bigint: true }).ino === ino;
+  }
+
   async read(buf: Buffer, length: number, position: number): Promise<number> {
     if (this.#first) {
       this.#first = false;
@@ -93,9 +103,10 @@ async function* scanLines<T>(
   const file = new ChunkReader(path, range.meter);
   try {
     const buf = Buffer.allocUnsafe(CHUNK);
-    const end = range.end ?? Number.POSITIVE_INFINITY;
+    const same = file.is(range.ino);
+    const end = (same && range.end) || Number.POSITIVE_INFINITY;
     let carry: Buffer[] = [];
-    let carryStart = range.start ?? 0;
+    let carryStart = same ? (range.start ?? 0) : 0;
     let position = carryStart;
     let line = 0;
     while (position < end) {
@@ -135,12 +146,12 @@ async function* scanLines<T>(
  */
 export async function* readLinesBackward(
   path: string,
-  range: { end?: number; meter?: ReadMeter } = {},
+  range: { end?: number; ino?: bigint; meter?: ReadMeter } = {},
 ): AsyncGenerator<FileLine> {
   const file = new ChunkReader(path, range.meter);
   try {
     const size = fstatSync(file.fd).size;
-    let position = Math.min(size, range.end ?? size);
+    let position = file.is(range.ino) ? Math.min(size, range.end ?? size) : size;
     let carry: Buffer[] = [];
     let first = true;
     const buf = Buffer.allocUnsafe(CHUNK);

@@ -17,8 +17,11 @@ export interface FollowerOptions {
   list(): Promise<string[]>;
   /** The event of a line, or `undefined` (the store reports unreadable lines). */
   parse(line: FileLine, name: string): AuditEvent | undefined;
-  /** Where to start reading a rewritten file so that no event after `key` is missed. */
-  seekAfter(name: string, key: Key): Promise<number>;
+  /**
+   * Where to start reading file `name` (now inode `ino`, rewritten) so that no event after `key`
+   * is missed: 0 when in doubt.
+   */
+  seekAfter(name: string, key: Key, ino: bigint): Promise<number>;
   deliver(event: AuditEvent): void;
   onError(err: unknown): void;
   meter: ReadMeter;
@@ -120,7 +123,7 @@ export class FileFollower {
         this.#files.set(name, f);
       } else if (f.ino !== st.ino || size < f.offset) {
         // Rewritten (a prune): what is after the last event seen is new.
-        const offset = f.last ? await this.#o.seekAfter(name, f.last) : 0;
+        const offset = f.last ? await this.#o.seekAfter(name, f.last, st.ino) : 0;
         f = { ino: st.ino, offset, last: f.last, skipThrough: f.last };
         this.#files.set(name, f);
       }
