@@ -1088,9 +1088,11 @@ export class JsonlStore implements AuditStore {
   }
 }
 
-// Indexes kept per store instance (a reader's costs a few tens of KB; a writer's, 12 bytes per
-// event of the files it writes to).
-const MAX_INDEXES = 256;
+// Indexes kept per store instance: enough for years of daily files, since a `get` of an id that
+// names no day (an approval's resolution) looks in every file. One costs its bucket directory and
+// log (tens of KB for a day of a million events), or 12 bytes an event once a large batch loaded
+// its whole base.
+const MAX_INDEXES = 1024;
 
 async function dataStat(path: string): Promise<DataFileStat | undefined> {
   try {
