@@ -1,5 +1,5 @@
-import { constants, type Dirent } from "node:fs";
-import { mkdir, open, readdir, rename, stat, unlink } from "node:fs/promises";
+import { constants, type Dirent, lstatSync, readdirSync } from "node:fs";
+import { mkdir, open, rename, stat, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import {
   AuditClosedError,
@@ -25,6 +25,12 @@ import {
   StoreError,
   uuidv7Time,
 } from "@audit/core";
+import { FileIndex, type IndexContext } from "./day-index.js";
+import { FingerprintTable } from "./fingerprint-table.js";
+import { fingerprint } from "./hashing.js";
+import { findInFile, type Located, storedIds } from "./id-lookup.js";
+import { persistIndex } from "./index-persist.js";
+import { lineOf } from "./line-format.js";
 import {
   type FileLine,
   type FileLineBytes,
@@ -33,6 +39,12 @@ import {
   readLinesBackward,
 } from "./lines.js";
 import { DirectoryLock } from "./lock.js";
+import { ReadMeter } from "./read-meter.js";
+import { seekBackward, seekForward } from "./seek.js";
+import { type DataFileStat, removeSidecar, tailCheckAt, writeSidecar } from "./sidecar-file.js";
+import { encodeBase, SAMPLE_EVERY } from "./sidecar-format.js";
+import { StaleIndexError } from "./stale-index.js";
+import { FileFollower } from "./tail.js";
 
 /** How events are split into files. */
 export type JsonlRotation = "daily" | "single" | { maxBytes: number; daily?: boolean };
@@ -67,9 +79,28 @@ export interface JsonlStoreOptions {
    * @default false
    */
   readOnly?: boolean;
+  /**
+   * How often `subscribe` looks for new lines. Each look costs a directory listing and a `stat`
+   * per file, plus reading only the bytes added since the last one.
+   * @default 250
+   */
+  pollIntervalMs?: number;
 }
 
 type Key = Pick<AuditEvent, "time" | "id">;
+
+/** A cursor's event; `file` (its inode, and the line's place in it) when an index found it. */
+interface Cursor extends Located {
+  file: string | undefined;
+  ino: bigint;
+}
+
+/** Where to read a file from: offsets found in inode `ino`. */
+interface Range {
+  start?: number;
+  end?: number;
+  ino?: bigint;
+}
 
 interface Segment {
   name: string;
@@ -100,13 +131,18 @@ function fileName(partition: string, seq: number): string {
  * from several processes are serialised by a lock file and written with one O_APPEND write each,
  * so lines never interleave or tear; a line torn by a crash is terminated by the next writer and
  * skipped (and reported) by readers.
+ *
+ * Each file has a sidecar index (`.<file>.idx`): fingerprints of ids with their lines' offsets,
+ * and sample offsets by time. `get`, cursors and the writer's duplicate check go through it; it is
+ * a cache, checked against the file and rebuilt from it whenever it does not describe it, and an
+ * entry is believed only once the line it points to has been read.
  */
 export class JsonlStore implements AuditStore {
   readonly id = "jsonl";
   readonly capabilities: StoreCapabilities = {
     persistent: true,
     multiProcess: true,
-    subscribe: false,
+    subscribe: true,
   };
   readonly dir: string;
 
@@ -114,12 +150,18 @@ export class JsonlStore implements AuditStore {
   readonly #maxBytes: number | undefined;
   readonly #fsync: "never" | "batch" | "always";
   readonly #lockTimeoutMs: number;
+  readonly #pollIntervalMs: number;
   readonly #onWarning: ((message: string) => void) | undefined;
   readonly #lock: DirectoryLock;
   readonly #readOnly: boolean;
-  // What this process knows of each file and of the ids in each partition it has written to.
+  readonly #meter = new ReadMeter();
+  readonly #ctx: IndexContext;
+  // What this process knows of each file, and the index of each file it has looked up.
   readonly #segments = new Map<string, SegmentState>();
-  readonly #ids = new Map<string, Set<string>>();
+  readonly #indexes = new Map<string, FileIndex>();
+  // Files whose index was built from the file (no usable sidecar): the next append saves them.
+  readonly #unsaved = new Set<string>();
+  readonly #followers = new Set<FileFollower>();
   readonly #reported = new Set<string>();
   readonly #retentionListeners = new Set<(heads: readonly PrunedChainHead[]) => void>();
   #badLines = 0;
@@ -154,14 +196,31 @@ export class JsonlStore implements AuditStore {
       throw new AuditConfigError('[audit] [jsonl] fsync must be "never", "batch" or "always"');
     }
     this.#lockTimeoutMs = options.lockTimeoutMs ?? 10_000;
+    this.#pollIntervalMs = options.pollIntervalMs ?? 250;
+    if (!Number.isInteger(this.#pollIntervalMs) || this.#pollIntervalMs < 1) {
+      throw new AuditConfigError("[audit] [jsonl] pollIntervalMs must be a whole number of ms ≥ 1");
+    }
     this.#onWarning = options.onWarning;
     this.#readOnly = options.readOnly === true;
     this.#lock = new DirectoryLock(this.dir);
+    this.#ctx = {
+      dir: this.dir,
+      meter: this.#meter,
+      warn: (key, message) => this.#warnOnce(key, message),
+    };
   }
 
   /** Unreadable lines met while reading so far (each counted once). */
   get badLines(): number {
     return this.#badLines;
+  }
+
+  /**
+   * Bytes this instance has read from the trail's files and sidecars so far: what a lookup, a
+   * page or a live-tail poll cost, in a number that does not depend on the machine's speed.
+   */
+  get bytesRead(): number {
+    return this.#meter.bytes;
   }
 
   #check(): void {
@@ -206,7 +265,8 @@ export class JsonlStore implements AuditStore {
   async #list(): Promise<Segment[]> {
     let names: Dirent[];
     try {
-      names = await readdir(this.dir, { withFileTypes: true });
+      // Synchronous: a listing is a single short system call, cheaper than a thread-pool trip.
+      names = readdirSync(this.dir, { withFileTypes: true });
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === "ENOENT") {
         if (!this.#readOnly) return [];
@@ -261,11 +321,19 @@ export class JsonlStore implements AuditStore {
     }
   }
 
-  async *#events(file: string, order: "asc" | "desc"): AsyncGenerator<AuditEvent> {
+  // The events of one file in order; forwards from byte `start`, or backwards from byte `end`.
+  async *#events(
+    file: string,
+    order: "asc" | "desc",
+    range: Range = {},
+  ): AsyncGenerator<AuditEvent> {
     const path = join(this.dir, file);
     let lines: AsyncGenerator<FileLine>;
     try {
-      lines = order === "asc" ? readLines(path) : readLinesBackward(path);
+      lines =
+        order === "asc"
+          ? readLines(path, { ...range, end: undefined, meter: this.#meter })
+          : readLinesBackward(path, { ...range, meter: this.#meter });
       for await (const line of lines) {
         const e = this.#parse(line, file);
         if (e) yield e;
@@ -277,16 +345,30 @@ export class JsonlStore implements AuditStore {
     }
   }
 
-  // Every event of a partition in order: a k-way merge of its (each sorted) segment files.
-  async *#mergePartition(files: string[], order: "asc" | "desc"): AsyncGenerator<AuditEvent> {
+  // Every event of a partition in order: a k-way merge of its (each sorted) segment files, each
+  // read from where the bound (`seek`) says its first wanted line may be — or, in the cursor's
+  // own file, right after (or before) the cursor's line.
+  async *#mergePartition(
+    files: string[],
+    order: "asc" | "desc",
+    seek: ((key: Key) => boolean) | undefined,
+    cursorAt: Cursor | undefined,
+  ): AsyncGenerator<AuditEvent> {
     const sign = order === "asc" ? 1 : -1;
     const heads: { it: AsyncGenerator<AuditEvent>; e: AuditEvent }[] = [];
-    for (const f of files) {
-      const it = this.#events(f, order);
-      const r = await it.next();
-      if (!r.done) heads.push({ it, e: r.value });
-    }
     try {
+      for (const f of files) {
+        let range: Range = {};
+        if (cursorAt?.file === f) {
+          const ino = cursorAt.ino;
+          range = order === "asc" ? { start: cursorAt.end, ino } : { end: cursorAt.offset, ino };
+        } else if (seek) {
+          range = await this.#seek(f, order, seek);
+        }
+        const it = this.#events(f, order, range);
+        const r = await it.next();
+        if (!r.done) heads.push({ it, e: r.value });
+      }
       yield* this.#mergeHeads(heads, sign);
     } finally {
       // A reader that stops early (a limit, a found id) closes every file, not just the current one.
@@ -317,8 +399,23 @@ export class JsonlStore implements AuditStore {
     }
   }
 
+  // Where to start reading a file: asc, the first byte where lines `outside` (a prefix) may end;
+  // desc, the byte before which lines `outside` (a suffix) may begin. Through the file's index;
+  // from the whole file when there is none to trust.
+  async #seek(name: string, order: "asc" | "desc", outside: (key: Key) => boolean): Promise<Range> {
+    return this.#withIndex(
+      name,
+      async (ix) =>
+        order === "asc"
+          ? { start: seekForward(ix, outside, this.#meter), ino: ix.dataIno }
+          : { end: seekBackward(ix, outside, this.#meter), ino: ix.dataIno },
+      async () => ({}),
+    );
+  }
+
   async *#scan(filter: ResolvedFilter): AsyncGenerator<AuditEvent> {
-    const cursor = filter.after === undefined ? undefined : await this.#key(filter.after);
+    const cursorAt = filter.after === undefined ? undefined : await this.#key(filter.after);
+    const cursor = cursorAt && { time: cursorAt.event.time, id: cursorAt.event.id };
     const segments = await this.#list();
     const partitions = new Map<string, string[]>();
     for (const s of segments) {
@@ -327,42 +424,161 @@ export class JsonlStore implements AuditStore {
       partitions.set(s.partition, list);
     }
     const names = [...partitions.keys()].sort();
-    if (filter.order === "desc") names.reverse();
+    const asc = filter.order === "asc";
+    if (!asc) names.reverse();
+    // Lines before the range (asc) or after it (desc): skipped by seeking where they end.
+    const bound = asc ? filter.since : filter.until;
+    const outside = (k: Key): boolean =>
+      (cursor !== undefined &&
+        (asc ? compareEvents(k, cursor) <= 0 : compareEvents(k, cursor) >= 0)) ||
+      (bound !== undefined && (asc ? k.time < bound : k.time >= bound));
+    const boundDays = [cursor?.time, bound]
+      .filter((t) => t !== undefined)
+      .map((t) => t.slice(0, 10));
     for (const p of names) {
       if (p !== SINGLE) {
         // Day partitions outside [since, until) or before the cursor hold nothing to return.
         if (filter.since !== undefined && p < filter.since.slice(0, 10)) continue;
         if (filter.until !== undefined && p > filter.until.slice(0, 10)) continue;
-        if (cursor && filter.order === "asc" && p < cursor.time.slice(0, 10)) continue;
-        if (cursor && filter.order === "desc" && p > cursor.time.slice(0, 10)) continue;
+        if (cursor && asc && p < cursor.time.slice(0, 10)) continue;
+        if (cursor && !asc && p > cursor.time.slice(0, 10)) continue;
       }
-      for await (const e of this.#mergePartition(partitions.get(p)!, filter.order)) {
+      const seek = p === SINGLE || boundDays.includes(p) ? outside : undefined;
+      const merged = this.#mergePartition(partitions.get(p)!, filter.order, seek, cursorAt);
+      for await (const e of merged) {
+        // In order, so past the far end of the range nothing more can match.
+        if (asc && filter.until !== undefined && e.time >= filter.until) return;
+        if (!asc && filter.since !== undefined && e.time < filter.since) return;
         if (cursor && !isAfterCursor(e, cursor, filter.order)) continue;
         if (eventMatches(filter, e)) yield e;
       }
     }
   }
 
-  async #key(id: string): Promise<Key> {
-    const e = await this.#find(id);
-    if (!e) throw cursorNotFound(id);
-    return { time: e.time, id: e.id };
+  async #key(id: string): Promise<Cursor> {
+    const found = await this.#find(id);
+    if (!found) throw cursorNotFound(id);
+    return found;
   }
 
-  async #find(id: string): Promise<AuditEvent | undefined> {
+  // The event with this id, and — when an index found it — its file and where its line is.
+  async #find(id: string): Promise<Cursor | undefined> {
     const ms = uuidv7Time(id);
-    const segments = await this.#list();
+    let segments = await this.#list();
     // A UUIDv7 names its day: look there first, then everywhere (an import may carry another time).
     if (ms !== undefined && this.#daily) {
       const day = new Date(ms).toISOString().slice(0, 10);
-      for (const s of segments.filter((x) => x.partition === day)) {
-        for await (const e of this.#events(s.name, "asc")) if (e.id === id) return e;
-      }
+      segments = [
+        ...segments.filter((x) => x.partition === day),
+        ...segments.filter((x) => x.partition !== day),
+      ];
     }
     for (const s of segments) {
-      for await (const e of this.#events(s.name, "asc")) if (e.id === id) return e;
+      const found = await this.#withIndex<Cursor | undefined>(
+        s.name,
+        async (ix) => {
+          const at = findInFile(ix, id, this.#meter);
+          return at && { ...at, file: s.name, ino: ix.dataIno };
+        },
+        async () => {
+          for await (const e of this.#events(s.name, "asc")) {
+            if (e.id === id) return { event: e, file: undefined, ino: 0n, offset: 0, end: 0 };
+          }
+          return undefined;
+        },
+      );
+      if (found) return found;
     }
     return undefined;
+  }
+
+  // ---- indexes
+
+  /**
+   * Runs `use` with the index of file `name`, brought up to date. An index found stale while in
+   * use (StaleIndexError) is dropped and built again from the file; if that one fails too,
+   * `fallback` answers from the file itself. A file that went away gives `fallback`'s answer.
+   */
+  async #withIndex<T>(
+    name: string,
+    use: (ix: FileIndex) => Promise<T>,
+    fallback: () => Promise<T>,
+  ): Promise<T> {
+    for (let attempt = 0; attempt < 2; attempt++) {
+      let ix: FileIndex | undefined;
+      try {
+        ix = await this.#index(name, attempt > 0);
+      } catch (err) {
+        if (!(err instanceof StaleIndexError)) throw err;
+        this.#indexes.delete(name);
+        continue;
+      }
+      if (!ix) return fallback();
+      try {
+        return await use(ix);
+      } catch (err) {
+        if (!(err instanceof StaleIndexError)) throw err;
+        this.#indexes.delete(name);
+        this.#warnOnce(
+          `idx-stale:${name}`,
+          `[audit] [jsonl] the index of ${name} does not match the file (${err.message}): rebuilt from the file`,
+        );
+      }
+    }
+    return fallback();
+  }
+
+  async #index(name: string, rebuild: boolean): Promise<FileIndex | undefined> {
+    const data = await dataStat(join(this.dir, name));
+    if (!data) {
+      this.#indexes.delete(name);
+      return undefined;
+    }
+    let ix = rebuild ? undefined : this.#indexes.get(name);
+    if (ix && !(await ix.refresh(data))) ix = undefined;
+    try {
+      if (!ix) {
+        ix = rebuild
+          ? await FileIndex.build(this.#ctx, name, data)
+          : await FileIndex.open(this.#ctx, name, data);
+        if (!ix.onDisk && !this.#readOnly) this.#unsaved.add(name);
+      }
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+      throw err;
+    }
+    // Most recently used last; the oldest indexes are dropped beyond a bound.
+    this.#indexes.delete(name);
+    this.#indexes.set(name, ix);
+    if (this.#indexes.size > MAX_INDEXES) {
+      const oldest = this.#indexes.keys().next().value;
+      if (oldest !== undefined) this.#indexes.delete(oldest);
+    }
+    return ix;
+  }
+
+  // Saves (under the lock) the sidecars of indexes that had to be built from their files.
+  async #saveUnsaved(): Promise<void> {
+    for (const name of [...this.#unsaved]) {
+      this.#unsaved.delete(name);
+      const data = await dataStat(join(this.dir, name));
+      const ix = this.#indexes.get(name);
+      if (!data || !ix || !(await ix.refresh(data))) continue;
+      await this.#persist(ix, data);
+    }
+  }
+
+  async #persist(ix: FileIndex, data: DataFileStat): Promise<void> {
+    try {
+      await persistIndex(this.#ctx, ix, data);
+    } catch (err) {
+      // The events are written; only the cache could not be: reads stay right, just slower.
+      ix.onDisk = undefined;
+      this.#warnOnce(
+        `idx-write:${ix.name}`,
+        `[audit] [jsonl] cannot write the index of ${ix.name} (${describeError(err)}); reads stay correct but read the file instead`,
+      );
+    }
   }
 
   async #withLock<T>(fn: () => Promise<T>): Promise<T> {
@@ -389,7 +605,7 @@ export class JsonlStore implements AuditStore {
     return run;
   }
 
-  // Brings this process's view of a file up to date by reading only what was added since.
+  // Brings this process's view of a file up to date: its size, and its last event.
   async #refresh(name: string): Promise<SegmentState> {
     const path = join(this.dir, name);
     const info = await stat(path).catch(() => undefined);
@@ -408,7 +624,7 @@ export class JsonlStore implements AuditStore {
       } finally {
         await fh.close();
       }
-      for await (const line of readLinesBackward(path)) {
+      for await (const line of readLinesBackward(path, { meter: this.#meter })) {
         if (!line.complete) continue;
         try {
           const e = JSON.parse(line.text) as AuditEvent;
@@ -423,50 +639,18 @@ export class JsonlStore implements AuditStore {
     return state;
   }
 
-  async #idsOf(partition: string, segments: Segment[]): Promise<Set<string>> {
-    let ids = this.#ids.get(partition);
-    const files = segments.filter((s) => s.partition === partition);
-    if (!ids) {
-      ids = new Set();
-      for (const s of files) {
-        for await (const e of this.#events(s.name, "asc")) ids.add(e.id);
-        await this.#refresh(s.name);
-      }
-      this.#ids.set(partition, ids);
-      return ids;
-    }
-    // Another process may have appended since: read just the new bytes of each file. A file that
-    // shrank or was replaced (a prune rewrote it) is read again from the start.
-    for (const s of files) {
-      const known = this.#segments.get(s.name);
-      const info = await stat(join(this.dir, s.name)).catch(() => undefined);
-      if (!info) continue;
-      if (!known || info.ino !== known.ino || info.size < known.size) {
-        this.#ids.delete(partition);
-        for (const f of files) this.#segments.delete(f.name);
-        return this.#idsOf(partition, segments);
-      }
-      const before = known.size;
-      const now = info.size;
-      if (now === before) continue;
-      const fh = await open(join(this.dir, s.name), "r");
-      try {
-        const buf = Buffer.alloc(now - before);
-        await fh.read(buf, 0, buf.length, before);
-        for (const line of buf.toString("utf8").split("\n")) {
-          try {
-            const id = (JSON.parse(line) as { id?: unknown }).id;
-            if (typeof id === "string") ids.add(id);
-          } catch {
-            // A torn or foreign line holds no id to remember.
-          }
-        }
-      } finally {
-        await fh.close();
-      }
-      await this.#refresh(s.name);
-    }
-    return ids;
+  // Which of `ids` file `name` holds: through its index.
+  async #storedIn(name: string, ids: readonly string[]): Promise<Set<string>> {
+    return this.#withIndex(
+      name,
+      async (ix) => storedIds(ix, ids, this.#meter),
+      async () => {
+        const wanted = new Set(ids);
+        const found = new Set<string>();
+        for await (const e of this.#events(name, "asc")) if (wanted.has(e.id)) found.add(e.id);
+        return found;
+      },
+    );
   }
 
   async append(events: readonly AuditEvent[]): Promise<void> {
@@ -485,6 +669,7 @@ export class JsonlStore implements AuditStore {
         const segments = await this.#list();
         for (const [partition, list] of byPartition)
           await this.#appendPartition(partition, list, segments);
+        await this.#saveUnsaved();
       } catch (err) {
         if (err instanceof AuditError) throw err;
         throw new StoreError("jsonl", `append failed in ${this.dir}: ${describeError(err)}`, {
@@ -499,27 +684,31 @@ export class JsonlStore implements AuditStore {
     events: AuditEvent[],
     segments: Segment[],
   ): Promise<void> {
-    const ids = await this.#idsOf(partition, segments);
+    const files = segments.filter((s) => s.partition === partition);
     // Two writers may stamp the same id a moment apart across midnight (two resolvers of one
-    // approval): the neighbouring days' ids count too, so an id is stored once.
-    const neighbours: Set<string>[] = [];
+    // approval): the neighbouring days' files count too, so an id is stored once.
+    const related = [...files];
     if (partition !== SINGLE) {
-      for (const day of adjacentDays(partition)) {
-        if (segments.some((s) => s.partition === day))
-          neighbours.push(await this.#idsOf(day, segments));
-      }
+      for (const day of adjacentDays(partition))
+        related.push(...segments.filter((s) => s.partition === day));
     }
-    const fresh: AuditEvent[] = [];
+    let fresh: AuditEvent[] = [];
     const seen = new Set<string>();
     for (const e of events) {
-      if (ids.has(e.id) || seen.has(e.id) || neighbours.some((n) => n.has(e.id))) continue;
+      if (seen.has(e.id)) continue;
       seen.add(e.id);
       fresh.push(e);
     }
-    if (fresh.length === 0) return;
+    for (const s of related) {
+      const stored = await this.#storedIn(
+        s.name,
+        fresh.map((e) => e.id),
+      );
+      if (stored.size > 0) fresh = fresh.filter((e) => !stored.has(e.id));
+      if (fresh.length === 0) return;
+    }
     fresh.sort(compareEvents);
     const first = fresh[0]!;
-    const files = segments.filter((s) => s.partition === partition);
     // The newest segment this batch can extend without breaking its order (and within size).
     let target: Segment | undefined;
     for (let i = files.length - 1; i >= 0 && !target; i--) {
@@ -548,7 +737,15 @@ export class JsonlStore implements AuditStore {
       );
     }
     let text = state.endsWithNewline ? "" : "\n";
-    for (const e of fresh) text += JSON.stringify(e) + "\n";
+    // Where each line lands: the index learns them without reading them back.
+    let offset = state.size + text.length;
+    const entries: { fp: number; offset: number }[] = [];
+    for (const e of fresh) {
+      const line = lineOf(e);
+      entries.push({ fp: fingerprint(e.id), offset });
+      offset += Buffer.byteLength(line);
+      text += line;
+    }
     const buf = Buffer.from(text);
     // O_NOFOLLOW: a symbolic link planted under a segment's name is refused, never written through.
     const fh = await open(
@@ -565,24 +762,49 @@ export class JsonlStore implements AuditStore {
       }
       throw err;
     });
+    let after: DataFileStat;
     try {
       // One write of the whole batch: with O_APPEND and the lock, nothing can land in between.
       let off = 0;
       while (off < buf.length) off += (await fh.write(buf, off, buf.length - off)).bytesWritten;
       if (this.#fsync !== "never") await fh.sync();
+      after = statOf(await fh.stat({ bigint: true }));
     } finally {
       await fh.close();
     }
     if (created && this.#fsync === "always") await syncDir(this.dir);
     const last = fresh[fresh.length - 1]!;
-    const ino = (await stat(path).catch(() => undefined))?.ino ?? 0;
     this.#segments.set(target.name, {
-      ino,
+      ino: Number(after.ino),
       size: state.size + buf.length,
       last: { time: last.time, id: last.id },
       endsWithNewline: true,
     });
-    for (const e of fresh) ids.add(e.id);
+    await this.#indexAppend(target.name, state.size, after, entries, buf);
+  }
+
+  // Tells the file's index (and its sidecar) about lines just appended.
+  async #indexAppend(
+    name: string,
+    before: number,
+    after: DataFileStat,
+    entries: { fp: number; offset: number }[],
+    written: Buffer,
+  ): Promise<void> {
+    let ix = this.#indexes.get(name);
+    if (
+      ix &&
+      ix.dataIno === after.ino &&
+      ix.isAt(before) &&
+      after.size === before + written.length
+    ) {
+      await ix.recordAppend(entries, after, written);
+    } else {
+      ix = await this.#index(name, false).catch(() => undefined);
+      if (!ix) return;
+    }
+    this.#unsaved.delete(name);
+    await this.#persist(ix, after);
   }
 
   async query(filter?: AuditFilter): Promise<AuditEvent[]> {
@@ -611,7 +833,7 @@ export class JsonlStore implements AuditStore {
 
   async get(id: string): Promise<AuditEvent | undefined> {
     this.#check();
-    return this.#find(id);
+    return (await this.#find(id))?.event;
   }
 
   async count(filter?: AuditFilter): Promise<number> {
@@ -624,6 +846,51 @@ export class JsonlStore implements AuditStore {
       n++;
     }
     return n;
+  }
+
+  /**
+   * Calls `onEvent` for every matching event appended after this call returns, by any process:
+   * each file is polled (`pollIntervalMs`) for the bytes added since the last poll, so a poll's
+   * cost does not grow with the trail. New files, files rewritten by a prune and a last line
+   * completed later are handled; each event is delivered once, in order within its file.
+   * `since`/`until` and the other conditions filter; `order`, `limit` and `after` do not apply.
+   * Returns the function that stops it; `close()` stops them all.
+   */
+  subscribe(filter: AuditFilter, onEvent: (event: AuditEvent) => void): () => void {
+    this.#check();
+    const wanted = resolveFilter(filter);
+    const follower = new FileFollower({
+      dir: this.dir,
+      isDataFile: (name) => FILE_PATTERN.test(name),
+      list: async () => (await this.#list()).map((s) => s.name),
+      parse: (line, name) => this.#parse(line, name),
+      seekAfter: async (name, key, ino) => {
+        const range = await this.#seek(name, "asc", (k) => compareEvents(k, key) <= 0);
+        return range.ino === ino ? (range.start ?? 0) : 0;
+      },
+      deliver: (e) => {
+        if (!eventMatches(wanted, e)) return;
+        try {
+          onEvent(e);
+        } catch {
+          // A subscriber's exception must not stop the others, or the polling.
+        }
+      },
+      onError: (err) =>
+        this.#warnOnce(
+          `tail:${describeError(err)}`,
+          `[audit] [jsonl] following ${this.dir}: ${describeError(err)}; still trying`,
+        ),
+      meter: this.#meter,
+      intervalMs: this.#pollIntervalMs,
+    });
+    follower.start();
+    follower.run();
+    this.#followers.add(follower);
+    return () => {
+      follower.stop();
+      this.#followers.delete(follower);
+    };
   }
 
   /**
@@ -657,32 +924,14 @@ export class JsonlStore implements AuditStore {
         if (old === 0) continue;
         if (old === total) {
           await unlink(path);
+          await removeSidecar(this.dir, s.name);
         } else {
-          const tmp = join(this.dir, `.${s.name}.${process.pid}.tmp`);
-          // A file or link already under the temporary name is removed, then the name is created
-          // exclusively: a planted link cannot redirect the rewrite.
-          await unlink(tmp).catch(() => undefined);
-          const fh = await open(tmp, "wx", 0o600);
-          try {
-            let text = "";
-            for await (const e of this.#events(s.name, "asc")) {
-              if (compareEvents(e, boundary) < 0) continue;
-              text += JSON.stringify(e) + "\n";
-              if (text.length > 1 << 20) {
-                await fh.write(text);
-                text = "";
-              }
-            }
-            await fh.write(text);
-            if (this.#fsync !== "never") await fh.sync();
-          } finally {
-            await fh.close();
-          }
-          await rename(tmp, path);
+          await this.#rewrite(s.name, boundary);
         }
         deleted += old;
         this.#segments.delete(s.name);
-        this.#ids.delete(s.partition);
+        this.#indexes.delete(s.name);
+        this.#unsaved.delete(s.name);
       }
       if (heads.size > 0) {
         for (const listener of this.#retentionListeners) {
@@ -695,6 +944,63 @@ export class JsonlStore implements AuditStore {
       }
       return deleted;
     });
+  }
+
+  // Rewrites a file without its events before `boundary`, and writes its new sidecar from the
+  // lines as they are written (no second read).
+  async #rewrite(name: string, boundary: Key): Promise<void> {
+    const path = join(this.dir, name);
+    const tmp = join(this.dir, `.${name}.${process.pid}.tmp`);
+    // A file or link already under the temporary name is removed, then the name is created
+    // exclusively: a planted link cannot redirect the rewrite.
+    await unlink(tmp).catch(() => undefined);
+    const fh = await open(tmp, "wx+", 0o600);
+    const fps: number[] = [];
+    const offsets: number[] = [];
+    let size = 0;
+    let after: DataFileStat;
+    let tailCheck: number;
+    try {
+      let text = "";
+      for await (const e of this.#events(name, "asc")) {
+        if (compareEvents(e, boundary) < 0) continue;
+        const line = lineOf(e);
+        fps.push(fingerprint(e.id));
+        offsets.push(size);
+        size += Buffer.byteLength(line);
+        text += line;
+        if (text.length > 1 << 20) {
+          await fh.write(text);
+          text = "";
+        }
+      }
+      await fh.write(text);
+      if (this.#fsync !== "never") await fh.sync();
+      after = statOf(await fh.stat({ bigint: true }));
+      tailCheck = tailCheckAt(fh.fd, size, this.#meter);
+    } finally {
+      await fh.close();
+    }
+    try {
+      const samples = Float64Array.from(offsets.filter((_, i) => i % SAMPLE_EVERY === 0));
+      const table = FingerprintTable.sort(Uint32Array.from(fps), Float64Array.from(offsets));
+      const bytes = encodeBase({
+        dataIno: after.ino,
+        covered: size,
+        dataMtimeNs: after.mtimeNs,
+        tailCheck,
+        table,
+        samples,
+      });
+      await writeSidecar(this.dir, name, bytes);
+    } catch (err) {
+      // Only the cache: readers rebuild it from the file.
+      this.#warnOnce(
+        `idx-write:${name}`,
+        `[audit] [jsonl] cannot write the index of ${name} (${describeError(err)}); reads stay correct but read the file instead`,
+      );
+    }
+    await rename(tmp, path);
   }
 
   /**
@@ -743,7 +1049,7 @@ export class JsonlStore implements AuditStore {
       const heads: RawHead[] = [];
       try {
         for (const name of partitions.get(p)!) {
-          const it = readLineBytes(join(this.dir, name));
+          const it = readLineBytes(join(this.dir, name), this.#meter);
           const head = await nextRaw(name, it);
           if (head) heads.push(head);
         }
@@ -775,8 +1081,30 @@ export class JsonlStore implements AuditStore {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    for (const f of this.#followers) f.stop();
+    this.#followers.clear();
     await this.#tail;
+    this.#indexes.clear();
   }
+}
+
+// Indexes kept per store instance: enough for years of daily files, since a `get` of an id that
+// names no day (an approval's resolution) looks in every file. One costs its bucket directory and
+// log (tens of KB for a day of a million events), or 12 bytes an event once a large batch loaded
+// its whole base.
+const MAX_INDEXES = 1024;
+
+async function dataStat(path: string): Promise<DataFileStat | undefined> {
+  try {
+    const st = lstatSync(path, { bigint: true, throwIfNoEntry: false });
+    return st?.isFile() ? statOf(st) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function statOf(st: { ino: bigint; size: bigint; mtimeNs: bigint; uid: bigint }): DataFileStat {
+  return { ino: st.ino, size: Number(st.size), mtimeNs: st.mtimeNs, uid: Number(st.uid) };
 }
 
 interface RawHead {
