@@ -18,7 +18,7 @@ export const STORE_OPTION: OptionDef = {
 export async function storeFrom(
   url: unknown,
   io: CliIo,
-  options?: { readOnly: boolean },
+  options?: { readOnly?: boolean; pollIntervalMs?: number },
 ): Promise<AuditStore> {
   const u = (url as string | undefined) ?? io.env.AUDIT_STORE;
   if (!u)

@@ -94,7 +94,7 @@ describe("audit copy between every backend", () => {
     expect(await everything(to)).toEqual(all.map((e) => canonicalJson(e)));
   }, 60_000);
 
-  it("follows a store without live tail by polling", async () => {
+  it("follows a JSONL store live (its tail reads each file from where it stopped)", async () => {
     const url = `jsonl:${join(dir, "tail")}`;
     const child = spawn(
       process.execPath,

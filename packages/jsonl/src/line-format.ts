@@ -1,12 +1,14 @@
-import { type AuditEvent, assertValidEvent } from "@audit/core";
+import type { AuditEvent } from "@audit/core";
+import { assertValidEvent, eventText } from "@audit/core/store-kit";
 
 /**
  * The one place an event becomes a line of a file: every append and every prune rewrite goes
- * through it, so changing the stored bytes (for instance to canonical JSON) is a change here only.
- * The line ends with its newline.
+ * through it. The text is the store kit's `eventText`: for an event sealed in this process, the
+ * very canonical JSON its chain hash was computed from (hash included), so the line is written
+ * without serialising the event again. The line ends with its newline.
  */
 export function lineOf(event: AuditEvent): string {
-  return JSON.stringify(event) + "\n";
+  return `${eventText(event)}\n`;
 }
 
 /**

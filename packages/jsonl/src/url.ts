@@ -6,11 +6,13 @@ const PARAMS = {
   maxBytes: { kind: "integer", min: 1 },
   fsync: { kind: "choice", values: ["never", "batch", "always"] },
   readOnly: { kind: "boolean" },
+  pollIntervalMs: { kind: "integer", min: 1 },
 } as const;
 
 /**
  * Opens a store from `jsonl:./audit-logs` (a directory), with options in the query string:
- * `?rotation=daily|single&maxBytes=67108864&fsync=never|batch|always&readOnly=true`. Any other
+ * `?rotation=daily|single&maxBytes=67108864&fsync=never|batch|always&readOnly=true
+ * &pollIntervalMs=250`. Any other
  * parameter is an error that lists these. Used by `openStore` and `AUDIT_STORE`.
  */
 export function createStoreFromUrl(

@@ -72,7 +72,12 @@ export const tail: Command = {
       throw new UsageError(
         `--interval must be a whole number of milliseconds, not "${values.interval}"`,
       );
-    const store = await storeFrom(values.store, io);
+    // A store that follows by polling (SQLite, JSONL) polls at the --interval asked for.
+    const store = await storeFrom(
+      values.store,
+      io,
+      values.follow && values.interval !== undefined ? { pollIntervalMs: interval } : undefined,
+    );
     const out = writer(format, io);
     try {
       await resolveFilterRun(store, filter);
