@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import {
   appendFileSync,
   mkdtempSync,
@@ -9,7 +10,15 @@ import {
 } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { AuditConfigError, openStore, StoreError } from "@audit/core";
+import {
+  AuditConfigError,
+  type AuditEvent,
+  Auditor,
+  canonicalJson,
+  chainInput,
+  openStore,
+  StoreError,
+} from "@audit/core";
 import { makeEvent, makeEvents, sorted, timeAt } from "@audit/test-suite";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { createStoreFromUrl, JsonlStore } from "../src/index.js";
@@ -27,6 +36,28 @@ const files = () =>
 const day = (d: number, ms = 0) => new Date(Date.UTC(2026, 0, d) + ms).toISOString();
 
 describe("files", () => {
+  it("writes each line as the bytes its chain hash was computed from, with the hash put in", async () => {
+    const store = new JsonlStore({ dir });
+    const audit = new Auditor({ store, spool: false });
+    for (let i = 0; i < 50; i++) {
+      audit.record({
+        type: "tool.start",
+        actor: "bot",
+        data: { tool: "search", callId: `c${i}`, args: { z: [1, "é"], a: null } },
+      });
+    }
+    await audit.close();
+    const lines = files().flatMap((f) => readFileSync(join(dir, f), "utf8").trim().split("\n"));
+    expect(lines.length).toBe(51);
+    for (const line of lines) {
+      const e = JSON.parse(line) as AuditEvent;
+      expect(line).toBe(canonicalJson(e));
+      const hashed = line.replace(`"hash":"${e.chain!.hash}",`, "");
+      expect(hashed).toBe(chainInput(e));
+      expect(createHash("sha256").update(hashed).digest("hex")).toBe(e.chain!.hash);
+    }
+  });
+
   it("writes one file per UTC day by default, with mode 0600", async () => {
     const store = new JsonlStore({ dir });
     await store.append([
