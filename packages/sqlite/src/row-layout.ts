@@ -99,20 +99,19 @@ export function toRow(e: AuditEvent, data: string = eventDataText(e)): InsertRow
       stage: "store",
     });
   }
-  let extra: Record<string, unknown> | undefined;
+  let rest: string[] | undefined;
   for (const key in e) {
     const value = (e as unknown as Record<string, unknown>)[key];
     if (value === undefined) continue;
     const exact =
       IN_COLUMNS.has(key) &&
       (key === "data" || (key === "chain" ? isPlainLink(value) : isExactText(value)));
-    if (!exact) {
-      extra ??= {};
-      extra[key] = value;
-    }
+    if (exact) continue;
+    rest ??= [];
+    rest.push(key);
   }
   const chain = e.chain;
-  const plain = chain !== undefined && extra?.chain === undefined;
+  const plain = chain !== undefined && !rest?.includes("chain");
   return [
     time,
     e.id,
@@ -130,8 +129,16 @@ export function toRow(e: AuditEvent, data: string = eventDataText(e)): InsertRow
     plain ? hashValue(chain.prev) : null,
     plain ? hashValue(chain.hash) : null,
     data,
-    extra === undefined ? null : canonicalJson(extra),
+    rest === undefined ? null : membersText(e, rest),
   ];
+}
+
+// The canonical JSON object of some members. Without a prototype and in sorted order, a member
+// named "__proto__" stays a member.
+function membersText(e: AuditEvent, keys: string[]): string {
+  const members: Record<string, unknown> = Object.create(null);
+  for (const key of keys.sort()) members[key] = (e as unknown as Record<string, unknown>)[key];
+  return canonicalJson(members);
 }
 
 // A string SQLite keeps exactly: one without a lone surrogate (stored as UTF-8, it would become

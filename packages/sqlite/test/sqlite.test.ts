@@ -39,7 +39,13 @@ describe("opening", () => {
     const s = createStoreFromUrl(`sqlite:${join(dir, "opts.db")}?maxEvents=10&synchronous=normal`);
     expect(s.database.pragma("synchronous", { simple: true })).toBe(1);
     void s.close();
-    expect(() => createStoreFromUrl("sqlite:x.db?fast=yes")).toThrow(/unknown option "fast"/);
+    expect(() => createStoreFromUrl("sqlite:x.db?fast=yes")).toThrow(
+      /unknown option "fast" in the store URL; known: maxEvents, synchronous, busyTimeoutMs, pollIntervalMs, readOnly$/,
+    );
+    expect(() => createStoreFromUrl("sqlite:x.db?synchronous=off")).toThrow(/full or normal/);
+    expect(() => createStoreFromUrl("sqlite:x.db?readonly=maybe")).toThrow(/true or false/);
+    expect(() => createStoreFromUrl("sqlite:x.db?maxEvents=0")).toThrow(/whole number ≥ 1/);
+    expect(() => createStoreFromUrl("sqlite:x.db?maxEvents=5&maxEvents=6")).toThrow(/twice/);
     expect(() => createStoreFromUrl("sqlite:")).toThrow(AuditConfigError);
     expect(() => createStoreFromUrl("sqlite:x.db?maxEvents=lots")).toThrow(/whole number/);
   });
@@ -246,6 +252,34 @@ describe("query plans", () => {
       "sqlite_autoindex_audit_events_1",
     ]);
     await s.close();
+  });
+});
+
+async function until(done: () => boolean, ms = 10_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!done() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+}
+
+describe("live tail", () => {
+  it("delivers rows another process commits late with an older time, each once", async () => {
+    const file = join(dir, "tail.db");
+    const reader = new SqliteStore({ filename: file, pollIntervalMs: 20 });
+    const writer = new SqliteStore({ filename: file });
+    const seen: string[] = [];
+    const stop = reader.subscribe({ type: "tool.*" }, (e) => seen.push(e.id));
+    const late = makeEvents(3, (i) => ({ time: timeAt(1000 - i) }));
+    const early = makeEvents(3, (i) => ({ time: timeAt(5000 + i) }));
+    await writer.append(early);
+    await until(() => seen.length >= 3);
+    // Committed after the others, with times before all of them.
+    await writer.append([...late, makeEvents(1, () => ({ type: "run.start" }))[0]!]);
+    await writer.append(early); // repeated ids are skipped: nothing new to deliver
+    await until(() => seen.length >= 6);
+    await new Promise((r) => setTimeout(r, 100)); // room for a wrong second delivery
+    stop();
+    expect(seen).toEqual([...early, ...late].map((e) => e.id));
+    await writer.close();
+    await reader.close();
   });
 });
 
