@@ -1,7 +1,7 @@
-import { type AuditEvent, assertValidEvent, canonicalJson, parseStrictJson } from "@audit/core";
-import { eventColumns } from "@audit/core/store-kit";
+import { type AuditEvent, canonicalJson, parseStrictJson } from "@audit/core";
+import { assertValidEvent, eventColumns } from "@audit/core/store-kit";
 import type { Database } from "better-sqlite3";
-import { INSERT_COLUMNS, type InsertRow, timeValue, toRow } from "./row-layout.js";
+import { bindRow, INSERT_COLUMNS, type InsertRow, timeValue, toRow } from "./row-layout.js";
 
 /** The schema-2 table (see `row-layout.ts` for what each column holds). */
 const TABLE = `
@@ -63,12 +63,12 @@ export function upgradeToSchema2(db: Database): void {
     "SELECT pk, id, time, type, actor, session_id, run_id, approval_id, risk_level, chain_id, chain_seq, CAST(body AS BLOB) AS body FROM audit_events_schema1 WHERE pk > ? ORDER BY pk LIMIT 500",
   );
   const insert = db.prepare(
-    `INSERT INTO audit_events (pk, ${INSERT_COLUMNS}) VALUES (${"?, ".repeat(17)}CAST(? AS TEXT))`,
+    `INSERT INTO audit_events (${INSERT_COLUMNS}, pk) VALUES (${"?, ".repeat(16)}CAST(? AS TEXT), ?)`,
   );
   let last = 0;
   for (;;) {
     const rows = page.all(last) as Schema1Row[];
-    for (const r of rows) insert.run(r.pk, ...schema2Row(r));
+    for (const r of rows) insert.run(...bindRow(schema2Row(r)), r.pk);
     if (rows.length < 500) break;
     last = rows[rows.length - 1]!.pk;
   }
@@ -82,7 +82,7 @@ export function upgradeToSchema2(db: Database): void {
  * finding about it (a forged column, a duplicate key, bytes that are not UTF-8) survives the move.
  * The risk and approval columns are copied as they were, for the same reason.
  */
-function schema2Row(r: Schema1Row): InsertRow | unknown[] {
+function schema2Row(r: Schema1Row): InsertRow {
   const event = strictEvent(r.body);
   if (event && agrees(r, event)) {
     try {
@@ -114,7 +114,8 @@ function schema2Row(r: Schema1Row): InsertRow | unknown[] {
     stringOrNull(chain?.hash),
     null,
     r.body,
-  ];
+    // A verbatim row: no data, the body's bytes as they were (bound as text by the insert).
+  ] as unknown as InsertRow;
 }
 
 function strictEvent(body: Uint8Array): AuditEvent | undefined {

@@ -33,6 +33,7 @@ import { whereOf } from "./dialect.js";
 import { checkSchema, migrate } from "./migrations.js";
 import { openReadOnly } from "./read-only.js";
 import {
+  bindRow,
   EVENT_COLUMNS,
   type EventRow,
   type InsertRow,
@@ -208,7 +209,7 @@ export class SqliteStore implements AuditStore {
     const insert = db.prepare(INSERT_SQL);
     const tx = db.transaction((rows: readonly InsertRow[]) => {
       let added = 0;
-      for (const r of rows) added += insert.run(r).changes;
+      for (const r of rows) added += insert.run(bindRow(r)).changes;
       return added;
     });
     // IMMEDIATE takes the write lock up front, so two writers never deadlock upgrading a read lock.
@@ -366,18 +367,22 @@ export class SqliteStore implements AuditStore {
   }
 
   /**
-   * Counts by type, actor and risk with one `GROUP BY` each, in one read transaction (the three
-   * agree even while other processes write). `limit` and `after` are ignored.
+   * Counts by type, actor and risk with a `GROUP BY` each, in one read transaction (the three
+   * agree even while other processes write). Actors and risks are grouped from their partial
+   * indexes; the events without one are the rest of the total, and two probes of the time index
+   * find their first and last. `limit` and `after` are ignored.
    */
   async stats(filter?: AuditFilter): Promise<TrailStats> {
     this.#check();
     const resolved = resolveFilter({ ...filter, limit: undefined, after: undefined });
     const { where, params } = whereOf(resolved, undefined);
-    const groups = (column: string, key: (value: unknown) => string | null): GroupCount[] =>
+    const and = where ? `${where} AND` : "WHERE";
+    const db = this.#db;
+    const groups = (column: string, key: (value: unknown) => string | null, condition = where) =>
       (
-        this.#db
+        db
           .prepare(
-            `SELECT ${column} AS key, count(*) AS count, min(time) AS first, max(time) AS last FROM audit_events ${where} GROUP BY ${column}`,
+            `SELECT ${column} AS key, count(*) AS count, min(time) AS first, max(time) AS last FROM audit_events ${condition} GROUP BY ${column}`,
           )
           .all(...params) as { key: unknown; count: number; first: unknown; last: unknown }[]
       ).map((g) => ({
@@ -386,16 +391,34 @@ export class SqliteStore implements AuditStore {
         first: timeText(g.first),
         last: timeText(g.last),
       }));
-    const text = (v: unknown) => (v === null ? null : String(v));
-    const risk = (v: unknown) => (v === null ? null : (RISK_LEVELS[v as number] ?? String(v)));
+    const withNone = (column: string, found: GroupCount[], total: number): GroupCount[] => {
+      const none = total - found.reduce((n, g) => n + g.count, 0);
+      if (none === 0) return found;
+      const edge = (dir: string) =>
+        timeText(
+          (
+            db
+              .prepare(
+                `SELECT time FROM audit_events ${and} ${column} IS NULL ORDER BY time ${dir} LIMIT 1`,
+              )
+              .get(...params) as { time: unknown }
+          ).time,
+        );
+      return [...found, { key: null, count: none, first: edge("ASC"), last: edge("DESC") }];
+    };
+    const text = (v: unknown) => String(v);
+    const risk = (v: unknown) => RISK_LEVELS[v as number] ?? String(v);
     return this.#wrap("stats", () =>
-      this.#db.transaction(() =>
-        statsFromGroups({
-          type: groups("type", text),
-          actor: groups("actor", text),
-          risk: groups("risk_level", risk),
-        }),
-      )(),
+      db.transaction(() => {
+        const type = groups("type", text);
+        const total = type.reduce((n, g) => n + g.count, 0);
+        const nonNull = (column: string) => `${and} ${column} IS NOT NULL`;
+        return statsFromGroups({
+          type,
+          actor: withNone("actor", groups("actor", text, nonNull("actor")), total),
+          risk: withNone("risk_level", groups("risk_level", risk, nonNull("risk_level")), total),
+        });
+      })(),
     );
   }
 

@@ -15,9 +15,15 @@ db.pragma("busy_timeout = " + workerData.busyTimeoutMs);
 db.pragma("journal_mode = WAL");
 db.pragma("synchronous = " + workerData.synchronous);
 const insert = db.prepare(workerData.insertSql);
+// As bindRow in row-layout.ts: a lowercase hex SHA-256 is stored as its 32 bytes.
+const HASH = /^[0-9a-f]{64}$/;
 const tx = db.transaction((rows) => {
   let added = 0;
-  for (const r of rows) added += insert.run(r).changes;
+  for (const r of rows) {
+    if (typeof r[13] === "string" && HASH.test(r[13])) r[13] = Buffer.from(r[13], "hex");
+    if (typeof r[14] === "string" && HASH.test(r[14])) r[14] = Buffer.from(r[14], "hex");
+    added += insert.run(r).changes;
+  }
   return added;
 });
 parentPort.on("message", (m) => {

@@ -9,7 +9,7 @@ import {
   hashEvent,
   uuidv7,
 } from "@audit/core";
-import { makeEvent, timeAt } from "@audit/test-suite";
+import { makeEvent, makeEvents, timeAt } from "@audit/test-suite";
 import { afterAll, describe, expect, it } from "vitest";
 import { SqliteStore } from "../src/index.js";
 
@@ -81,6 +81,41 @@ describe("the row layout", () => {
     }
     expect((await store.query({ risk: "high" })).map((e) => e.id)).toEqual([odd[0]!.id]);
     await store.close();
+  });
+
+  it("stores the same rows on the write thread as on the caller's thread", async () => {
+    const events = [
+      ...makeEvents(3, (i) => ({
+        time: timeAt(i),
+        chain: { id: "c", seq: i + 1, prev: i ? "a".repeat(64) : "", hash: "b".repeat(64) },
+      })),
+      makeEvent({ chain: { id: "c", seq: 9, prev: "B".repeat(64), hash: "not hex" } }),
+      makeEvent({ risk: "high", actor: "x" }),
+    ];
+    const tables: unknown[][] = [];
+    for (const writeThread of [true, false]) {
+      const store = new SqliteStore({
+        filename: join(dir, `paths-${writeThread}.db`),
+        writeThread,
+      });
+      await store.append(events);
+      tables.push(
+        store.database
+          .prepare(
+            "SELECT *, typeof(chain_prev) AS p, typeof(chain_hash) AS h FROM audit_events ORDER BY pk",
+          )
+          .all(),
+      );
+      await store.close();
+    }
+    expect(tables[0]).toEqual(tables[1]);
+    expect((tables[0] as { p: string; h: string }[]).map((r) => `${r.p} ${r.h}`)).toEqual([
+      "text blob",
+      "blob blob",
+      "blob blob",
+      "text text",
+      "null null",
+    ]);
   });
 
   it("refuses a time that is no real instant, and writes nothing of its batch", async () => {
