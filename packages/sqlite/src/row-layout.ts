@@ -80,6 +80,26 @@ const TEXT_MEMBERS = [
   ["spanId", "span_id"],
   ["traceId", "trace_id"],
 ] as const;
+// The members a row's columns hold, in canonical (sorted) order, as JSON text; undefined when absent.
+const q = (value: unknown) => (value === null ? undefined : JSON.stringify(value));
+const COLUMN_MEMBERS: [string, (r: EventRow) => string | undefined][] = [
+  ["actor", (r) => q(r.actor)],
+  [
+    "chain",
+    (r) =>
+      r.chain_id === null
+        ? undefined
+        : `{"hash":${JSON.stringify(hashText(r.chain_hash))},"id":${JSON.stringify(r.chain_id)},"prev":${JSON.stringify(hashText(r.chain_prev))},"seq":${JSON.stringify(r.chain_seq)}}`,
+  ],
+  ["id", (r) => JSON.stringify(r.id)],
+  ["parentSpanId", (r) => q(r.parent_span_id)],
+  ["runId", (r) => q(r.run_id)],
+  ["sessionId", (r) => q(r.session_id)],
+  ["spanId", (r) => q(r.span_id)],
+  ["time", (r) => JSON.stringify(timeText(r.time))],
+  ["traceId", (r) => q(r.trace_id)],
+  ["type", (r) => JSON.stringify(r.type)],
+];
 const IN_COLUMNS = new Set([
   "id",
   "type",
@@ -185,7 +205,9 @@ export function bindRow(row: InsertRow): unknown[] {
   return out;
 }
 
-function hashText(value: unknown): unknown {
+/** A stored hash as text: bytes in lowercase hex, anything else as it is. */
+export function hashText(value: unknown): unknown {
+  if (Buffer.isBuffer(value)) return value.toString("hex");
   return value instanceof Uint8Array ? Buffer.from(value).toString("hex") : value;
 }
 
@@ -245,35 +267,27 @@ export function rowEvent(r: EventRow): AuditEvent {
  */
 export function textAround(r: EventRow): { before: string; after: string } | undefined {
   if (r.data === null) return undefined;
-  const members: [string, string][] = [
-    ["id", JSON.stringify(r.id)],
-    ["time", JSON.stringify(timeText(r.time))],
-    ["type", JSON.stringify(r.type)],
-  ];
-  for (const [member, column] of TEXT_MEMBERS) {
-    if (r[column] !== null) members.push([member, JSON.stringify(r[column])]);
-  }
-  if (r.chain_id !== null) {
-    members.push([
-      "chain",
-      `{"hash":${JSON.stringify(hashText(r.chain_hash))},"id":${JSON.stringify(r.chain_id)},"prev":${JSON.stringify(hashText(r.chain_prev))},"seq":${JSON.stringify(r.chain_seq)}}`,
-    ]);
+  // [key, `"key":value`], in canonical order.
+  const members: [string, string][] = [];
+  for (const [key, value] of COLUMN_MEMBERS) {
+    const v = value(r);
+    if (v !== undefined) members.push([key, `"${key}":${v}`]);
   }
   if (r.extra !== null) {
     const extra = JSON.parse(text(r.extra)) as Record<string, unknown>;
     for (const key of Object.keys(extra)) {
       const at = members.findIndex((m) => m[0] === key);
       if (at >= 0) members.splice(at, 1);
-      members.push([key, canonicalJson(extra[key])]);
+      members.push([key, `${JSON.stringify(key)}:${canonicalJson(extra[key])}`]);
     }
+    // Canonical order: keys compared as UTF-16 code units, which is what `<` on strings does.
+    members.sort((a, b) => (a[0] < b[0] ? -1 : 1));
   }
-  // Canonical order: keys compared as UTF-16 code units, which is what `<` on strings does.
-  members.sort((a, b) => (a[0] < b[0] ? -1 : 1));
   let before = "{";
   let after = "";
-  for (const [key, value] of members) {
-    if (key < "data") before += `${JSON.stringify(key)}:${value},`;
-    else after += `,${JSON.stringify(key)}:${value}`;
+  for (const [key, member] of members) {
+    if (key < "data") before += `${member},`;
+    else after += `,${member}`;
   }
   return { before: `${before}"data":`, after: `${after}}` };
 }

@@ -9,7 +9,6 @@ import {
   describeError,
   type PrunedChainHead,
   type PruneOptions,
-  RISK_LEVELS,
   type StoreCapabilities,
   type StoredRow,
   StoreError,
@@ -20,18 +19,17 @@ import {
   cursorOf,
   describeStore,
   eventMatches,
-  type GroupCount,
   keysetPages,
   orderBy,
   type ResolvedFilter,
   resolveFilter,
   resolvePrune,
-  statsFromGroups,
 } from "@audit/core/store-kit";
 import BetterSqlite3, { type Database, type Statement } from "better-sqlite3";
 import { whereOf } from "./dialect.js";
 import { checkSchema, migrate } from "./migrations.js";
 import { openReadOnly } from "./read-only.js";
+import { deleteBefore, highestHeads, keepNewest } from "./retention.js";
 import {
   bindRow,
   EVENT_COLUMNS,
@@ -44,6 +42,7 @@ import {
   timeValue,
   toRow,
 } from "./row-layout.js";
+import { groupStats } from "./stats.js";
 import { INSERT_SQL, WriteThread } from "./write-thread.js";
 
 /** Options of {@link SqliteStore}. */
@@ -293,7 +292,7 @@ export class SqliteStore implements AuditStore {
       if (trims && this.#approxCount > this.#maxEvents) {
         const heads: PrunedChainHead[] = [];
         this.#wrap("prune to maxEvents", () =>
-          this.#db.transaction(() => this.#pruneKeep(this.#maxEvents!, heads)).immediate(),
+          this.#db.transaction(() => keepNewest(this.#db, this.#maxEvents!, heads)).immediate(),
         );
         this.#approxCount = this.#maxEvents;
         this.#notifyRetention(heads);
@@ -317,21 +316,21 @@ export class SqliteStore implements AuditStore {
     return rows.map(rowEvent);
   }
 
-  async query(filter?: AuditFilter): Promise<AuditEvent[]> {
+  // The filter resolved, and the key its `after` names (an id that is not stored is an error).
+  async #open(filter: AuditFilter | undefined, what: string) {
     this.#check();
     const resolved = resolveFilter(filter);
-    const cursor = await cursorOf(resolved.after, (id) =>
-      this.#wrap("query", () => this.#lookup(id)),
-    );
+    const cursor = await cursorOf(resolved.after, (id) => this.#wrap(what, () => this.#lookup(id)));
+    return { resolved, cursor };
+  }
+
+  async query(filter?: AuditFilter): Promise<AuditEvent[]> {
+    const { resolved, cursor } = await this.#open(filter, "query");
     return this.#wrap("query", () => this.#select(resolved, cursor, resolved.limit));
   }
 
   async *stream(filter?: AuditFilter): AsyncIterable<AuditEvent> {
-    this.#check();
-    const resolved = resolveFilter(filter);
-    const start = await cursorOf(resolved.after, (id) =>
-      this.#wrap("stream", () => this.#lookup(id)),
-    );
+    const { resolved, cursor: start } = await this.#open(filter, "stream");
     yield* keysetPages(
       (cursor, size) => this.#wrap("stream", () => this.#select(resolved, cursor, size)),
       { start, limit: resolved.limit, pageSize: PAGE, check: () => this.#check() },
@@ -351,11 +350,7 @@ export class SqliteStore implements AuditStore {
   }
 
   async count(filter?: AuditFilter): Promise<number> {
-    this.#check();
-    const resolved = resolveFilter(filter);
-    const cursor = await cursorOf(resolved.after, (id) =>
-      this.#wrap("count", () => this.#lookup(id)),
-    );
+    const { resolved, cursor } = await this.#open(filter, "count");
     return this.#wrap("count", () => {
       const { where, params } = whereOf(resolved, cursor);
       const sql =
@@ -367,59 +362,13 @@ export class SqliteStore implements AuditStore {
   }
 
   /**
-   * Counts by type, actor and risk with a `GROUP BY` each, in one read transaction (the three
-   * agree even while other processes write). Actors and risks are grouped from their partial
-   * indexes; the events without one are the rest of the total, and two probes of the time index
-   * find their first and last. `limit` and `after` are ignored.
+   * Counts by type, actor and risk from `GROUP BY` queries, in one read transaction (see
+   * `stats.ts`). `limit` and `after` are ignored.
    */
   async stats(filter?: AuditFilter): Promise<TrailStats> {
     this.#check();
     const resolved = resolveFilter({ ...filter, limit: undefined, after: undefined });
-    const { where, params } = whereOf(resolved, undefined);
-    const and = where ? `${where} AND` : "WHERE";
-    const db = this.#db;
-    const groups = (column: string, key: (value: unknown) => string | null, condition = where) =>
-      (
-        db
-          .prepare(
-            `SELECT ${column} AS key, count(*) AS count, min(time) AS first, max(time) AS last FROM audit_events ${condition} GROUP BY ${column}`,
-          )
-          .all(...params) as { key: unknown; count: number; first: unknown; last: unknown }[]
-      ).map((g) => ({
-        key: key(g.key),
-        count: g.count,
-        first: timeText(g.first),
-        last: timeText(g.last),
-      }));
-    const withNone = (column: string, found: GroupCount[], total: number): GroupCount[] => {
-      const none = total - found.reduce((n, g) => n + g.count, 0);
-      if (none === 0) return found;
-      const edge = (dir: string) =>
-        timeText(
-          (
-            db
-              .prepare(
-                `SELECT time FROM audit_events ${and} ${column} IS NULL ORDER BY time ${dir} LIMIT 1`,
-              )
-              .get(...params) as { time: unknown }
-          ).time,
-        );
-      return [...found, { key: null, count: none, first: edge("ASC"), last: edge("DESC") }];
-    };
-    const text = (v: unknown) => String(v);
-    const risk = (v: unknown) => RISK_LEVELS[v as number] ?? String(v);
-    return this.#wrap("stats", () =>
-      db.transaction(() => {
-        const type = groups("type", text);
-        const total = type.reduce((n, g) => n + g.count, 0);
-        const nonNull = (column: string) => `${and} ${column} IS NOT NULL`;
-        return statsFromGroups({
-          type,
-          actor: withNone("actor", groups("actor", text, nonNull("actor")), total),
-          risk: withNone("risk_level", groups("risk_level", risk, nonNull("risk_level")), total),
-        });
-      })(),
-    );
+    return this.#wrap("stats", () => groupStats(this.#db, resolved));
   }
 
   /** What and where the store is: the file (or `:memory:`), read-only or not, capabilities. */
@@ -431,74 +380,30 @@ export class SqliteStore implements AuditStore {
     this.#check();
     this.#checkWritable("prune");
     const { before, keep } = resolvePrune(options);
-    // The last deleted link of each chain, read in the same transaction as the deletion.
     const heads: PrunedChainHead[] = [];
     const deleted = this.#wrap("prune", () =>
       this.#db
-        .transaction(() => {
-          let n = 0;
-          if (before !== undefined) {
-            const time = timeValue(before);
-            heads.push(...this.#headsWhere("time < ?", [time]));
-            n += this.#db.prepare("DELETE FROM audit_events WHERE time < ?").run(time).changes;
-          }
-          if (keep !== undefined) n += this.#pruneKeep(keep, heads);
-          return n;
-        })
+        .transaction(
+          () =>
+            (before === undefined ? 0 : deleteBefore(this.#db, timeValue(before), heads)) +
+            (keep === undefined ? 0 : keepNewest(this.#db, keep, heads)),
+        )
         .immediate(),
     );
     this.#notifyRetention(heads);
     return deleted;
   }
 
-  // One head per chain (the highest, when a prune by time and by count both cut it).
   #notifyRetention(found: readonly PrunedChainHead[]): void {
     if (found.length === 0) return;
-    const byChain = new Map<string, PrunedChainHead>();
-    for (const h of found)
-      if ((byChain.get(h.chainId)?.seq ?? 0) < h.seq) byChain.set(h.chainId, h);
+    const heads = highestHeads(found);
     for (const listener of this.#retentionListeners) {
       try {
-        listener([...byChain.values()]);
+        listener(heads);
       } catch {
         // A listener's failure must not fail the deletion that already happened.
       }
     }
-  }
-
-  #pruneKeep(keep: number, heads?: PrunedChainHead[]): number {
-    if (keep === 0) {
-      heads?.push(...this.#headsWhere("1 = 1", []));
-      return this.#db.prepare("DELETE FROM audit_events").run().changes;
-    }
-    const boundary = this.#db
-      .prepare("SELECT time, id FROM audit_events ORDER BY time DESC, id DESC LIMIT 1 OFFSET ?")
-      .get(keep - 1) as { time: unknown; id: string } | undefined;
-    if (!boundary) return 0;
-    const where = "(time, id) < (?, ?)";
-    const params = [boundary.time, boundary.id];
-    heads?.push(...this.#headsWhere(where, params));
-    return this.#db.prepare(`DELETE FROM audit_events WHERE ${where}`).run(...params).changes;
-  }
-
-  /**
-   * The highest link of each chain among the rows matching `where`, read before deleting them, in
-   * one pass over those rows: with `max()`, SQLite takes the bare `chain_hash` from the row that
-   * holds the maximum, so no index on the chain is needed.
-   */
-  #headsWhere(where: string, params: unknown[]): PrunedChainHead[] {
-    const rows = this.#db
-      .prepare(
-        `SELECT chain_id AS chainId, max(chain_seq) AS seq, chain_hash AS hash FROM audit_events WHERE (${where}) AND chain_id IS NOT NULL GROUP BY chain_id`,
-      )
-      .all(...params) as { chainId: string; seq: number; hash: unknown }[];
-    const heads: PrunedChainHead[] = [];
-    for (const r of rows) {
-      const hash = r.hash instanceof Uint8Array ? Buffer.from(r.hash).toString("hex") : r.hash;
-      if (typeof hash === "string" && hash !== "")
-        heads.push({ chainId: r.chainId, seq: r.seq, hash });
-    }
-    return heads;
   }
 
   /**
