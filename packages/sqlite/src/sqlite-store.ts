@@ -6,25 +6,44 @@ import {
   type AuditEvent,
   type AuditFilter,
   type AuditStore,
-  assertValidBatch,
-  cursorNotFound,
   describeError,
-  eventMatches,
   type PrunedChainHead,
   type PruneOptions,
-  type ResolvedFilter,
-  RISK_LEVELS,
-  resolveFilter,
-  resolvePrune,
   type StoreCapabilities,
   type StoredRow,
   StoreError,
 } from "@audit/core";
+import {
+  assertValidBatch,
+  type CursorKey,
+  cursorOf,
+  describeStore,
+  eventMatches,
+  keysetPages,
+  orderBy,
+  type ResolvedFilter,
+  resolveFilter,
+  resolvePrune,
+} from "@audit/core/store-kit";
 import BetterSqlite3, { type Database, type Statement } from "better-sqlite3";
+import { whereOf } from "./dialect.js";
 import { checkSchema, migrate } from "./migrations.js";
 import { openReadOnly } from "./read-only.js";
-import { filterToSql } from "./sql-filter.js";
-import { INSERT_SQL, type InsertRow, WriteThread } from "./write-thread.js";
+import { deleteBefore, highestHeads, keepNewest } from "./retention.js";
+import {
+  bindRow,
+  EVENT_COLUMNS,
+  type EventRow,
+  type InsertRow,
+  rowBytes,
+  rowColumns,
+  rowEvent,
+  timeText,
+  timeValue,
+  toRow,
+} from "./row-layout.js";
+import { groupStats } from "./stats.js";
+import { INSERT_SQL, WriteThread } from "./write-thread.js";
 
 /** Options of {@link SqliteStore}. */
 export interface SqliteStoreOptions {
@@ -70,6 +89,10 @@ export interface SqliteStoreOptions {
   readOnly?: boolean;
 }
 
+// Core does not export these two types by name (yet): they are what its contract returns.
+type TrailStats = Awaited<ReturnType<NonNullable<AuditStore["stats"]>>>;
+type StoreDescription = ReturnType<NonNullable<AuditStore["describe"]>>;
+
 /** The mode of database files the store creates: owner read and write only, whatever the umask. */
 export const DATABASE_FILE_MODE = 0o600;
 
@@ -83,10 +106,6 @@ function isWritable(path: string): boolean {
 }
 
 const PAGE = 1000;
-
-interface Row {
-  body: string;
-}
 
 /**
  * The audit trail in SQLite. WAL mode, a busy timeout and `BEGIN IMMEDIATE` transactions make
@@ -189,7 +208,7 @@ export class SqliteStore implements AuditStore {
     const insert = db.prepare(INSERT_SQL);
     const tx = db.transaction((rows: readonly InsertRow[]) => {
       let added = 0;
-      for (const r of rows) added += insert.run(r).changes;
+      for (const r of rows) added += insert.run(bindRow(r)).changes;
       return added;
     });
     // IMMEDIATE takes the write lock up front, so two writers never deadlock upgrading a read lock.
@@ -252,7 +271,7 @@ export class SqliteStore implements AuditStore {
     this.#checkWritable("append");
     assertValidBatch(events);
     if (events.length === 0) return;
-    const rows = events.map(toRow);
+    const rows = events.map((e) => toRow(e));
     let added: number;
     if (this.#thread) {
       try {
@@ -273,7 +292,7 @@ export class SqliteStore implements AuditStore {
       if (trims && this.#approxCount > this.#maxEvents) {
         const heads: PrunedChainHead[] = [];
         this.#wrap("prune to maxEvents", () =>
-          this.#db.transaction(() => this.#pruneKeep(this.#maxEvents!, heads)).immediate(),
+          this.#db.transaction(() => keepNewest(this.#db, this.#maxEvents!, heads)).immediate(),
         );
         this.#approxCount = this.#maxEvents;
         this.#notifyRetention(heads);
@@ -281,51 +300,41 @@ export class SqliteStore implements AuditStore {
     }
   }
 
-  #cursor(filter: ResolvedFilter): { time: string; id: string } | undefined {
-    if (filter.after === undefined) return undefined;
-    const row = this.#cursorLookup.get(filter.after) as { time: string; id: string } | undefined;
-    if (!row) throw cursorNotFound(filter.after);
-    return row;
+  #lookup(id: string): CursorKey | undefined {
+    const row = this.#cursorLookup.get(id) as { time: unknown; id: string } | undefined;
+    return row && { time: timeText(row.time), id: row.id };
   }
 
-  #select(
-    filter: ResolvedFilter,
-    cursor: { time: string; id: string } | undefined,
-    limit: number | undefined,
-  ): AuditEvent[] {
-    const { where, params } = filterToSql(filter, cursor);
-    const dir = filter.order === "asc" ? "ASC" : "DESC";
-    const sql = `SELECT body FROM audit_events ${where} ORDER BY time ${dir}, id ${dir}${limit === undefined ? "" : " LIMIT ?"}`;
-    const rows = this.#db
-      .prepare(sql)
-      .all(...params, ...(limit === undefined ? [] : [limit])) as Row[];
-    return rows.map((r) => JSON.parse(r.body) as AuditEvent);
+  #select(filter: ResolvedFilter, cursor: CursorKey | undefined, limit?: number): AuditEvent[] {
+    const { where, params } = whereOf(filter, cursor);
+    const sql = `SELECT ${EVENT_COLUMNS} FROM audit_events ${where} ${orderBy(filter)}`;
+    const rows = (
+      limit === undefined
+        ? this.#db.prepare(sql).all(...params)
+        : this.#db.prepare(`${sql} LIMIT ?`).all(...params, limit)
+    ) as EventRow[];
+    return rows.map(rowEvent);
+  }
+
+  // The filter resolved, and the key its `after` names (an id that is not stored is an error).
+  async #open(filter: AuditFilter | undefined, what: string) {
+    this.#check();
+    const resolved = resolveFilter(filter);
+    const cursor = await cursorOf(resolved.after, (id) => this.#wrap(what, () => this.#lookup(id)));
+    return { resolved, cursor };
   }
 
   async query(filter?: AuditFilter): Promise<AuditEvent[]> {
-    this.#check();
-    const resolved = resolveFilter(filter);
-    return this.#wrap("query", () =>
-      this.#select(resolved, this.#cursor(resolved), resolved.limit),
-    );
+    const { resolved, cursor } = await this.#open(filter, "query");
+    return this.#wrap("query", () => this.#select(resolved, cursor, resolved.limit));
   }
 
   async *stream(filter?: AuditFilter): AsyncIterable<AuditEvent> {
-    this.#check();
-    const resolved = resolveFilter(filter);
-    let cursor = this.#wrap("stream", () => this.#cursor(resolved));
-    let remaining = resolved.limit;
-    // Keyset pages on (time, id): constant memory, and rows written meanwhile never shift a page.
-    while (remaining === undefined || remaining > 0) {
-      this.#check();
-      const size = Math.min(PAGE, remaining ?? PAGE);
-      const page = this.#wrap("stream", () => this.#select(resolved, cursor, size));
-      for (const e of page) yield e;
-      if (page.length < size) return;
-      const last = page[page.length - 1]!;
-      cursor = { time: last.time, id: last.id };
-      if (remaining !== undefined) remaining -= page.length;
-    }
+    const { resolved, cursor: start } = await this.#open(filter, "stream");
+    yield* keysetPages(
+      (cursor, size) => this.#wrap("stream", () => this.#select(resolved, cursor, size)),
+      { start, limit: resolved.limit, pageSize: PAGE, check: () => this.#check() },
+    );
   }
 
   async get(id: string): Promise<AuditEvent | undefined> {
@@ -333,143 +342,96 @@ export class SqliteStore implements AuditStore {
     const row = this.#wrap(
       "get",
       () =>
-        this.#db.prepare("SELECT body FROM audit_events WHERE id = ?").get(id) as Row | undefined,
+        this.#db.prepare(`SELECT ${EVENT_COLUMNS} FROM audit_events WHERE id = ?`).get(id) as
+          | EventRow
+          | undefined,
     );
-    return row ? (JSON.parse(row.body) as AuditEvent) : undefined;
+    return row && rowEvent(row);
   }
 
   async count(filter?: AuditFilter): Promise<number> {
-    this.#check();
-    const resolved = resolveFilter(filter);
+    const { resolved, cursor } = await this.#open(filter, "count");
     return this.#wrap("count", () => {
-      const { where, params } = filterToSql(resolved, this.#cursor(resolved));
-      if (resolved.limit === undefined) {
-        return (
-          this.#db.prepare(`SELECT count(*) AS n FROM audit_events ${where}`).get(...params) as {
-            n: number;
-          }
-        ).n;
-      }
-      const sql = `SELECT count(*) AS n FROM (SELECT 1 FROM audit_events ${where} LIMIT ?)`;
-      return (this.#db.prepare(sql).get(...params, resolved.limit) as { n: number }).n;
+      const { where, params } = whereOf(resolved, cursor);
+      const sql =
+        resolved.limit === undefined
+          ? `SELECT count(*) AS n FROM audit_events ${where}`
+          : `SELECT count(*) AS n FROM (SELECT 1 FROM audit_events ${where} LIMIT ${resolved.limit})`;
+      return (this.#db.prepare(sql).get(...params) as { n: number }).n;
     });
+  }
+
+  /**
+   * Counts by type, actor and risk from `GROUP BY` queries, in one read transaction (see
+   * `stats.ts`). `limit` and `after` are ignored.
+   */
+  async stats(filter?: AuditFilter): Promise<TrailStats> {
+    this.#check();
+    const resolved = resolveFilter({ ...filter, limit: undefined, after: undefined });
+    return this.#wrap("stats", () => groupStats(this.#db, resolved));
+  }
+
+  /** What and where the store is: the file (or `:memory:`), read-only or not, capabilities. */
+  describe(): StoreDescription {
+    return describeStore(this, this.filename, this.#readonly);
   }
 
   async prune(options: PruneOptions): Promise<number> {
     this.#check();
     this.#checkWritable("prune");
     const { before, keep } = resolvePrune(options);
-    // The last deleted link of each chain, read in the same transaction as the deletion.
     const heads: PrunedChainHead[] = [];
     const deleted = this.#wrap("prune", () =>
       this.#db
-        .transaction(() => {
-          let n = 0;
-          if (before !== undefined) {
-            heads.push(...this.#headsWhere("time < ?", [before]));
-            n += this.#db.prepare("DELETE FROM audit_events WHERE time < ?").run(before).changes;
-          }
-          if (keep !== undefined) n += this.#pruneKeep(keep, heads);
-          return n;
-        })
+        .transaction(
+          () =>
+            (before === undefined ? 0 : deleteBefore(this.#db, timeValue(before), heads)) +
+            (keep === undefined ? 0 : keepNewest(this.#db, keep, heads)),
+        )
         .immediate(),
     );
     this.#notifyRetention(heads);
     return deleted;
   }
 
-  // One head per chain (the highest, when a prune by time and by count both cut it).
   #notifyRetention(found: readonly PrunedChainHead[]): void {
     if (found.length === 0) return;
-    const byChain = new Map<string, PrunedChainHead>();
-    for (const h of found)
-      if ((byChain.get(h.chainId)?.seq ?? 0) < h.seq) byChain.set(h.chainId, h);
+    const heads = highestHeads(found);
     for (const listener of this.#retentionListeners) {
       try {
-        listener([...byChain.values()]);
+        listener(heads);
       } catch {
         // A listener's failure must not fail the deletion that already happened.
       }
     }
   }
 
-  #pruneKeep(keep: number, heads?: PrunedChainHead[]): number {
-    if (keep === 0) {
-      heads?.push(...this.#headsWhere("1 = 1", []));
-      return this.#db.prepare("DELETE FROM audit_events").run().changes;
-    }
-    const boundary = this.#db
-      .prepare("SELECT time, id FROM audit_events ORDER BY time DESC, id DESC LIMIT 1 OFFSET ?")
-      .get(keep - 1) as { time: string; id: string } | undefined;
-    if (!boundary) return 0;
-    const where = "time < ? OR (time = ? AND id < ?)";
-    const params = [boundary.time, boundary.time, boundary.id];
-    heads?.push(...this.#headsWhere(where, params));
-    return this.#db.prepare(`DELETE FROM audit_events WHERE ${where}`).run(...params).changes;
-  }
-
-  // The highest link of each chain among the rows matching `where` (read before deleting them).
-  #headsWhere(where: string, params: unknown[]): PrunedChainHead[] {
-    const rows = this.#db
-      .prepare(
-        `SELECT chain_id AS chainId, max(chain_seq) AS seq FROM audit_events WHERE (${where}) AND chain_id IS NOT NULL GROUP BY chain_id`,
-      )
-      .all(...params) as { chainId: string; seq: number }[];
-    const body = this.#db.prepare(
-      "SELECT body FROM audit_events WHERE chain_id = ? AND chain_seq = ? LIMIT 1",
-    );
-    const heads: PrunedChainHead[] = [];
-    for (const r of rows) {
-      const row = body.get(r.chainId, r.seq) as { body: string } | undefined;
-      const hash = row ? (JSON.parse(row.body) as AuditEvent).chain?.hash : undefined;
-      if (hash) heads.push({ chainId: r.chainId, seq: r.seq, hash });
-    }
-    return heads;
-  }
-
   /**
-   * Every row as stored, for `verifyChain`: the body's bytes exactly (so text that is not valid
-   * UTF-8 is seen) and every indexed column, in the `(time, id)` order of the columns, which is the
-   * order every read returns. Keyset pages: constant memory.
+   * Every row as stored, for `verifyChain`, in the `(time, id)` order every read returns: the text
+   * a reader gets, put together from the columns around the payload's stored bytes (so bytes that
+   * are not UTF-8 are seen), and the indexed columns as they are. Keyset pages: constant memory.
    */
   async *storedRows(): AsyncIterable<StoredRow> {
     this.#check();
-    const columns =
-      "pk, id, time, type, actor, session_id, run_id, approval_id, risk_level, chain_id, chain_seq, CAST(body AS BLOB) AS body";
-    const first = this.#db.prepare(
-      `SELECT ${columns} FROM audit_events ORDER BY time, id LIMIT ${PAGE}`,
+    const all = resolveFilter({});
+    const columns = `pk, ${EVENT_COLUMNS.replace("data, extra", "CAST(data AS BLOB) AS data, CAST(extra AS BLOB) AS extra")}, approval_id, risk_level`;
+    type Stored = EventRow & { pk: number; approval_id: unknown; risk_level: unknown };
+    const rows = keysetPages<Stored>(
+      (cursor, size) =>
+        this.#wrap("read rows", () => {
+          const { where, params } = whereOf(all, cursor);
+          return this.#db
+            .prepare(`SELECT ${columns} FROM audit_events ${where} ${orderBy(all)} LIMIT ?`)
+            .all(...params, size) as Stored[];
+        }),
+      {
+        pageSize: PAGE,
+        keyOf: (r) => ({ time: timeText(r.time), id: String(r.id) }),
+        check: () => this.#check(),
+      },
     );
-    const next = this.#db.prepare(
-      `SELECT ${columns} FROM audit_events WHERE (time, id) > (?, ?) ORDER BY time, id LIMIT ${PAGE}`,
-    );
-    let cursor: { time: string; id: string } | undefined;
-    for (;;) {
-      this.#check();
-      const rows = this.#wrap(
-        "read rows",
-        () => (cursor ? next.all(cursor.time, cursor.id) : first.all()) as StoredSqliteRow[],
-      );
-      for (const r of rows) {
-        yield {
-          location: `row ${r.pk}`,
-          text: r.body,
-          columns: {
-            id: r.id,
-            time: r.time,
-            type: r.type,
-            actor: r.actor,
-            sessionId: r.session_id,
-            runId: r.run_id,
-            approvalId: r.approval_id,
-            riskLevel: r.risk_level,
-            chainId: r.chain_id,
-            chainSeq: r.chain_seq,
-          },
-        };
-      }
-      if (rows.length < PAGE) return;
-      const last = rows[rows.length - 1]!;
-      cursor = { time: last.time, id: last.id };
+    for await (const r of rows) {
+      yield { location: `row ${r.pk}`, text: rowBytes(r), columns: rowColumns(r) };
     }
   }
 
@@ -482,7 +444,11 @@ export class SqliteStore implements AuditStore {
     return () => this.#retentionListeners.delete(listener);
   }
 
-  /** Polls for rows added after the call (by any process) and passes the matching ones on. */
+  /**
+   * Polls for rows added after the call (by any process) and passes the matching ones on. New
+   * rows are found by rowid, which grows with every insert, so a row committed late with an older
+   * time is still delivered, once.
+   */
   subscribe(filter: AuditFilter, onEvent: (event: AuditEvent) => void): () => void {
     this.#check();
     const resolved = resolveFilter(filter);
@@ -492,16 +458,16 @@ export class SqliteStore implements AuditStore {
       }
     ).pk;
     const next = this.#db.prepare(
-      "SELECT pk, body FROM audit_events WHERE pk > ? ORDER BY pk LIMIT 1000",
+      `SELECT pk, ${EVENT_COLUMNS} FROM audit_events WHERE pk > ? ORDER BY pk LIMIT 1000`,
     );
     const timer = setInterval(() => {
       if (this.#closed) return;
       try {
         for (;;) {
-          const rows = next.all(last) as { pk: number; body: string }[];
+          const rows = next.all(last) as (EventRow & { pk: number })[];
           for (const r of rows) {
             last = r.pk;
-            const e = JSON.parse(r.body) as AuditEvent;
+            const e = rowEvent(r);
             if (eventMatches(resolved, e)) onEvent(e);
           }
           if (rows.length < 1000) break;
@@ -526,37 +492,6 @@ export class SqliteStore implements AuditStore {
     await this.#thread?.close();
     if (this.#owned) this.#db.close();
   }
-}
-
-function toRow(e: AuditEvent): InsertRow {
-  return [
-    e.id,
-    e.time,
-    e.type,
-    e.actor ?? null,
-    e.sessionId ?? null,
-    e.runId ?? null,
-    typeof e.data.approvalId === "string" ? e.data.approvalId : null,
-    e.risk === undefined ? null : RISK_LEVELS.indexOf(e.risk),
-    e.chain?.id ?? null,
-    e.chain?.seq ?? null,
-    JSON.stringify(e),
-  ];
-}
-
-interface StoredSqliteRow {
-  pk: number;
-  id: string;
-  time: string;
-  type: string;
-  actor: string | null;
-  session_id: string | null;
-  run_id: string | null;
-  approval_id: string | null;
-  risk_level: number | null;
-  chain_id: string | null;
-  chain_seq: number | null;
-  body: Uint8Array;
 }
 
 function assertHoldsTrail(db: Database, filename: string): void {

@@ -1,25 +1,9 @@
 import { createRequire } from "node:module";
 import { Worker } from "node:worker_threads";
+import { INSERT_COLUMNS, type InsertRow } from "./row-layout.js";
 
-/** One row of `audit_events` in insert order, built on the main thread. */
-export type InsertRow = [
-  id: string,
-  time: string,
-  type: string,
-  actor: string | null,
-  sessionId: string | null,
-  runId: string | null,
-  approvalId: string | null,
-  riskLevel: number | null,
-  chainId: string | null,
-  chainSeq: number | null,
-  body: string,
-];
-
-/** The insert statement shared by both write paths. */
-export const INSERT_SQL = `INSERT OR IGNORE INTO audit_events
-  (id, time, type, actor, session_id, run_id, approval_id, risk_level, chain_id, chain_seq, body)
-  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
+/** The insert statement shared by both write paths: a repeated id is skipped, never replaced. */
+export const INSERT_SQL = `INSERT OR IGNORE INTO audit_events (${INSERT_COLUMNS}) VALUES (${Array(17).fill("?").join(", ")})`;
 
 // The worker is plain CommonJS evaluated from a string, so it needs no file of its own next to the
 // bundle; the driver is loaded from the path the main thread resolved.
@@ -31,9 +15,15 @@ db.pragma("busy_timeout = " + workerData.busyTimeoutMs);
 db.pragma("journal_mode = WAL");
 db.pragma("synchronous = " + workerData.synchronous);
 const insert = db.prepare(workerData.insertSql);
+// As bindRow in row-layout.ts: a lowercase hex SHA-256 is stored as its 32 bytes.
+const HASH = /^[0-9a-f]{64}$/;
 const tx = db.transaction((rows) => {
   let added = 0;
-  for (const r of rows) added += insert.run(r).changes;
+  for (const r of rows) {
+    if (typeof r[13] === "string" && HASH.test(r[13])) r[13] = Buffer.from(r[13], "hex");
+    if (typeof r[14] === "string" && HASH.test(r[14])) r[14] = Buffer.from(r[14], "hex");
+    added += insert.run(r).changes;
+  }
   return added;
 });
 parentPort.on("message", (m) => {

@@ -5,6 +5,7 @@ import type { AuditEvent, AuditStore } from "@audit/core";
 import { runStoreConformance, type TestApi } from "@audit/test-suite";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { SqliteStore } from "../src/index.js";
+import { type EventRow, rowText } from "../src/row-layout.js";
 
 const t = { describe, it, expect, beforeEach, afterEach } as unknown as TestApi;
 let dir: string;
@@ -19,12 +20,12 @@ runStoreConformance(t, {
     await store.close();
     return new SqliteStore({ filename: (store as SqliteStore).filename });
   },
-  // Straight from the table, without the store's query code.
+  // Straight from the table, without the store's query code: each row's text put back together.
   readRaw: async (store: AuditStore) => {
-    const rows = (store as SqliteStore).database.prepare("SELECT body FROM audit_events").all() as {
-      body: string;
-    }[];
-    return rows.map((r) => JSON.parse(r.body) as AuditEvent);
+    const rows = (store as SqliteStore).database
+      .prepare("SELECT * FROM audit_events")
+      .all() as EventRow[];
+    return rows.map((r) => JSON.parse(rowText(r)) as AuditEvent);
   },
   cleanup: async () => {
     rmSync(dir, { recursive: true, force: true });

@@ -3,17 +3,18 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
   AuditConfigError,
+  type AuditFilter,
   Auditor,
+  eventMatches,
   openStore,
   resolveFilter,
   StoreError,
   verifyChain,
 } from "@audit/core";
-import { makeEvents, timeAt } from "@audit/test-suite";
+import { makeEvents, sorted, timeAt } from "@audit/test-suite";
 import Database from "better-sqlite3";
 import { afterAll, describe, expect, it } from "vitest";
 import { createStoreFromUrl, SCHEMA_VERSION, SqliteStore } from "../src/index.js";
-import { filterToSql } from "../src/sql-filter.js";
 
 const dir = mkdtempSync(join(tmpdir(), "audit-sqlite-unit-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -38,7 +39,13 @@ describe("opening", () => {
     const s = createStoreFromUrl(`sqlite:${join(dir, "opts.db")}?maxEvents=10&synchronous=normal`);
     expect(s.database.pragma("synchronous", { simple: true })).toBe(1);
     void s.close();
-    expect(() => createStoreFromUrl("sqlite:x.db?fast=yes")).toThrow(/unknown option "fast"/);
+    expect(() => createStoreFromUrl("sqlite:x.db?fast=yes")).toThrow(
+      /unknown option "fast" in the store URL; known: maxEvents, synchronous, busyTimeoutMs, pollIntervalMs, readOnly$/,
+    );
+    expect(() => createStoreFromUrl("sqlite:x.db?synchronous=off")).toThrow(/full or normal/);
+    expect(() => createStoreFromUrl("sqlite:x.db?readonly=maybe")).toThrow(/true or false/);
+    expect(() => createStoreFromUrl("sqlite:x.db?maxEvents=0")).toThrow(/whole number ≥ 1/);
+    expect(() => createStoreFromUrl("sqlite:x.db?maxEvents=5&maxEvents=6")).toThrow(/twice/);
     expect(() => createStoreFromUrl("sqlite:")).toThrow(AuditConfigError);
     expect(() => createStoreFromUrl("sqlite:x.db?maxEvents=lots")).toThrow(/whole number/);
   });
@@ -62,10 +69,10 @@ describe("opening", () => {
       v: SCHEMA_VERSION,
     });
     await s.close();
-    // Reopening does not migrate twice.
+    // One row per step; reopening does not migrate again.
     const again = new SqliteStore({ filename: join(dir, "pragmas.db") });
     expect(again.database.prepare("SELECT count(*) AS n FROM audit_schema_version").get()).toEqual({
-      n: 1,
+      n: SCHEMA_VERSION,
     });
     await again.close();
   });
@@ -90,58 +97,189 @@ describe("opening", () => {
 });
 
 describe("query plans", () => {
-  const plan = (s: SqliteStore, sql: string, ...params: unknown[]) =>
+  // Every statement the store prepares on its connection while `run` runs, with its parameters.
+  async function statementsOf(s: SqliteStore, run: () => Promise<unknown>) {
+    const db = s.database;
+    const prepare = db.prepare;
+    const seen: { sql: string; params: unknown[] }[] = [];
+    db.prepare = ((sql: string) => {
+      const statement = prepare.call(db, sql);
+      for (const method of ["all", "get"] as const) {
+        const original = statement[method].bind(statement) as (...p: unknown[]) => unknown;
+        (statement as unknown as Record<string, unknown>)[method] = (...params: unknown[]) => {
+          seen.push({ sql, params });
+          return original(...params);
+        };
+      }
+      return statement;
+    }) as typeof db.prepare;
+    try {
+      await run();
+    } finally {
+      db.prepare = prepare;
+    }
+    return seen;
+  }
+
+  const planOf = (s: SqliteStore, sql: string, params: unknown[]) =>
     (s.database.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(...params) as { detail: string }[])
       .map((r) => r.detail)
       .join(" | ");
 
-  it("serves every filter from an index, never a full scan", async () => {
-    const s = new SqliteStore({ filename: join(dir, "plans.db") });
-    await s.append(
-      makeEvents(500, (i) => ({
+  // What `audit query` sends for each of its options, and the index that must answer it. A range
+  // over the leading column (a type prefix, a risk level and above) comes out of its index in that
+  // column's order, so the matches are sorted by time: a top-N sort when there is a limit.
+  const cliFilters: [string, (ids: string[]) => AuditFilter, RegExp][] = [
+    [
+      "--type exact",
+      () => ({ type: "tool.end" }),
+      /SEARCH audit_events USING INDEX audit_events_type \(type=\?/,
+    ],
+    [
+      "--type prefix",
+      () => ({ type: "tool.*" }),
+      /SEARCH audit_events USING INDEX audit_events_type \(type>\? AND type<\?/,
+    ],
+    [
+      "--actor",
+      () => ({ actor: "a1" }),
+      /SEARCH audit_events USING INDEX audit_events_actor \(actor=\?/,
+    ],
+    [
+      "--session",
+      () => ({ sessionId: "s1" }),
+      /SEARCH audit_events USING INDEX audit_events_session \(session_id=\?/,
+    ],
+    [
+      "--run",
+      () => ({ runId: "r1" }),
+      /SEARCH audit_events USING INDEX audit_events_run \(run_id=\?/,
+    ],
+    [
+      "--approval",
+      () => ({ approvalId: "p1" }),
+      /SEARCH audit_events USING INDEX audit_events_approval \(approval_id=\?/,
+    ],
+    [
+      "--risk",
+      () => ({ risk: "high" }),
+      /SEARCH audit_events USING INDEX audit_events_risk \(risk_level=\?/,
+    ],
+    [
+      "--since --until",
+      () => ({ since: timeAt(100), until: timeAt(200) }),
+      /SEARCH audit_events USING INDEX audit_events_time \(time>\? AND time<\?/,
+    ],
+    [
+      "--after",
+      (ids) => ({ after: ids[250]! }),
+      /SEARCH audit_events USING INDEX audit_events_time \(\(time,id\)[<>]\(\?,\?\)\)/,
+    ],
+  ];
+
+  for (const order of ["asc", "desc"] as const) {
+    it(`answers every filter of the CLI from its index (${order}, limit 100)`, async () => {
+      const s = new SqliteStore({ filename: join(dir, `plans-${order}.db`), writeThread: false });
+      const events = makeEvents(500, (i) => ({
+        time: timeAt(i),
+        type: i % 2 ? "tool.start" : "tool.end",
         sessionId: `s${i % 10}`,
         runId: `r${i % 50}`,
         actor: `a${i % 3}`,
-        risk: "high",
-      })),
-    );
-    s.database.exec("ANALYZE");
-    const q = "SELECT body FROM audit_events";
-    expect(
-      plan(s, `${q} WHERE session_id = ? ORDER BY time DESC, id DESC LIMIT 100`, "s1"),
-    ).toContain("USING INDEX audit_events_session");
-    expect(plan(s, `${q} WHERE run_id = ? ORDER BY time, id`, "r1")).toContain(
-      "USING INDEX audit_events_run",
-    );
-    expect(plan(s, `${q} WHERE actor = ? ORDER BY time, id`, "a1")).toContain(
-      "USING INDEX audit_events_actor",
-    );
-    expect(plan(s, `${q} WHERE approval_id = ?`, "x")).toContain(
-      "USING INDEX audit_events_approval",
-    );
-    expect(
-      plan(s, `${q} WHERE (type >= ? AND type < ?) ORDER BY time, id`, "tool.", "tool/"),
-    ).toMatch(/USING (COVERING )?INDEX audit_events_(type|time)/);
-    expect(plan(s, `${q} WHERE time >= ? ORDER BY time, id LIMIT 100`, timeAt(450))).toMatch(
-      /USING INDEX audit_events_time/,
-    );
-    expect(plan(s, `${q} WHERE id = ?`, "x")).toMatch(
-      /USING INDEX sqlite_autoindex_audit_events_1|USING COVERING INDEX/,
-    );
-    // The store's own keyset page must seek the index, not scan from the start on every page.
-    const { where, params } = filterToSql(resolveFilter({}), { time: timeAt(100), id: "x" });
-    expect(plan(s, `${q} ${where} ORDER BY time, id LIMIT 1000`, ...params)).toMatch(
-      /SEARCH audit_events USING INDEX audit_events_time \(\(time,id\)>\(\?,\?\)\)/,
-    );
-    for (const sql of [
-      `${q} WHERE session_id = ? ORDER BY time, id`,
-      `${q} ORDER BY time, id LIMIT 10`,
-    ]) {
-      expect(plan(s, sql, ...(sql.includes("?") ? ["s1"] : []))).not.toMatch(
-        /SCAN audit_events(?! USING)/,
+        ...(i % 7 === 0 && { risk: "high" as const }),
+        data: { tool: "search", ...(i % 5 === 0 && { approvalId: `p${i % 3}` }) },
+      }));
+      await s.append(events);
+      const ids = events.map((e) => e.id);
+      for (const [option, filter, index] of cliFilters) {
+        const f = { ...filter(ids), order, limit: 100 };
+        const statements = await statementsOf(s, () => s.query(f));
+        const select = statements.find((st) => st.sql.startsWith("SELECT time, id, type"));
+        expect(select, option).toBeDefined();
+        const plan = planOf(s, select!.sql, select!.params);
+        expect(plan, option).toMatch(index);
+        expect(plan, option).not.toMatch(/SCAN audit_events/);
+        // Equality filters come out in time order: at most ids sharing one time are sorted. (An
+        // approval id names a request and its resolution: its index needs no time.)
+        const sorts = ["--type prefix", "--risk", "--approval"].includes(option);
+        if (!sorts) expect(plan, option).not.toMatch(/USE TEMP B-TREE FOR ORDER BY/);
+        const matches = sorted(
+          events.filter((e) => eventMatches(resolveFilter(f), e)),
+          order,
+        );
+        const from = f.after === undefined ? 0 : matches.findIndex((e) => e.id === f.after) + 1;
+        expect(await s.query(f), option).toEqual(matches.slice(from, from + 100));
+      }
+      // Payload equality has no index of its own: it may scan, and still answers right.
+      const byData = { data: { tool: "search" }, order, limit: 100 };
+      expect(await s.query(byData)).toEqual(sorted(events, order).slice(0, 100));
+      await s.close();
+    });
+  }
+
+  it("pages a stream by seeking the (time, id) index, never from the start", async () => {
+    const s = new SqliteStore({ filename: join(dir, "plans-stream.db"), writeThread: false });
+    await s.append(makeEvents(2500, (i) => ({ time: timeAt(i % 7) })));
+    let read = 0;
+    const statements = await statementsOf(s, async () => {
+      for await (const _ of s.stream()) read++;
+    });
+    expect(read).toBe(2500);
+    const pages = statements.filter((st) => st.sql.includes("(time, id) >"));
+    expect(pages).toHaveLength(2);
+    for (const page of pages) {
+      expect(planOf(s, page.sql, page.params)).toMatch(
+        /^SEARCH audit_events USING INDEX audit_events_time \(\(time,id\)>\(\?,\?\)\)$/,
       );
     }
     await s.close();
+  });
+
+  it("has only the indexes the filters use", async () => {
+    const s = new SqliteStore({ filename: join(dir, "plans-indexes.db") });
+    const indexes = s.database
+      .prepare("SELECT name FROM sqlite_master WHERE type = 'index' ORDER BY name")
+      .all()
+      .map((r) => (r as { name: string }).name);
+    expect(indexes).toEqual([
+      "audit_events_actor",
+      "audit_events_approval",
+      "audit_events_risk",
+      "audit_events_run",
+      "audit_events_session",
+      "audit_events_time",
+      "audit_events_type",
+      "sqlite_autoindex_audit_events_1",
+    ]);
+    await s.close();
+  });
+});
+
+async function until(done: () => boolean, ms = 10_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!done() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+}
+
+describe("live tail", () => {
+  it("delivers rows another process commits late with an older time, each once", async () => {
+    const file = join(dir, "tail.db");
+    const reader = new SqliteStore({ filename: file, pollIntervalMs: 20 });
+    const writer = new SqliteStore({ filename: file });
+    const seen: string[] = [];
+    const stop = reader.subscribe({ type: "tool.*" }, (e) => seen.push(e.id));
+    const late = makeEvents(3, (i) => ({ time: timeAt(1000 - i) }));
+    const early = makeEvents(3, (i) => ({ time: timeAt(5000 + i) }));
+    await writer.append(early);
+    await until(() => seen.length >= 3);
+    // Committed after the others, with times before all of them.
+    await writer.append([...late, makeEvents(1, () => ({ type: "run.start" }))[0]!]);
+    await writer.append(early); // repeated ids are skipped: nothing new to deliver
+    await until(() => seen.length >= 6);
+    await new Promise((r) => setTimeout(r, 100)); // room for a wrong second delivery
+    stop();
+    expect(seen).toEqual([...early, ...late].map((e) => e.id));
+    await writer.close();
+    await reader.close();
   });
 });
 

@@ -5,6 +5,7 @@ import { type TestApi, tamperSuite } from "@audit/test-suite";
 import BetterSqlite3 from "better-sqlite3";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { SqliteStore } from "../src/index.js";
+import { type EventRow, rowText } from "../src/row-layout.js";
 
 const t = { describe, it, expect, beforeEach, afterEach } as unknown as TestApi;
 
@@ -16,6 +17,12 @@ function withDb<T>(file: string, fn: (db: BetterSqlite3.Database) => T): T {
   } finally {
     db.close();
   }
+}
+
+function textOf(db: BetterSqlite3.Database, id: string): string {
+  const row = db.prepare("SELECT * FROM audit_events WHERE id = ?").get(id) as EventRow | undefined;
+  if (!row) throw new Error(`no row ${id}`);
+  return rowText(row);
 }
 
 tamperSuite(t, {
@@ -33,34 +40,27 @@ tamperSuite(t, {
       exists: async () => existsSync(file) || existsSync(`${file}-wal`),
     };
   },
+  // A row's text is put together from its columns; to replace it, the attacker writes a row of the
+  // verbatim kind (data NULL, the whole text in extra), as the schema-1 migration may leave them,
+  // leaving every column as it was. tamper-columns.test.ts forges the columns themselves.
   raw: {
     keepsText: true,
     holdsBytes: true,
-    getText: async (file, id) =>
-      withDb(
-        file,
-        (db) =>
-          (db.prepare("SELECT body FROM audit_events WHERE id = ?").get(id) as { body: string })
-            .body,
-      ),
+    getText: async (file, id) => withDb(file, (db) => textOf(db, id)),
     setText: async (file, id, text) => {
       withDb(file, (db) => {
         // Bytes go in as text unchecked, as any SQLite client can store them.
-        const changed =
-          typeof text === "string"
-            ? db.prepare("UPDATE audit_events SET body = ? WHERE id = ?").run(text, id).changes
-            : db
-                .prepare("UPDATE audit_events SET body = CAST(? AS TEXT) WHERE id = ?")
-                .run(Buffer.from(text), id).changes;
+        const changed = db
+          .prepare("UPDATE audit_events SET data = NULL, extra = CAST(? AS TEXT) WHERE id = ?")
+          .run(typeof text === "string" ? text : Buffer.from(text), id).changes;
         if (changed !== 1) throw new Error(`no row ${id}`);
       });
     },
     swap: async (file, a, b) => {
       withDb(file, (db) => {
-        const body = db.prepare("SELECT body FROM audit_events WHERE id = ?");
-        const set = db.prepare("UPDATE audit_events SET body = ? WHERE id = ?");
-        const ta = (body.get(a) as { body: string }).body;
-        const tb = (body.get(b) as { body: string }).body;
+        const set = db.prepare("UPDATE audit_events SET data = NULL, extra = ? WHERE id = ?");
+        const ta = textOf(db, a);
+        const tb = textOf(db, b);
         set.run(tb, a);
         set.run(ta, b);
       });
