@@ -51,6 +51,15 @@ async function timeStoreStats(store: AuditStore, method: string): Promise<number
   return ms;
 }
 
+/**
+ * The column a raw reader parses: the whole event's JSON (`body`, schema 1) or the payload's
+ * (`data`, schema 2, where the envelope is in columns).
+ */
+function bodyColumn(db: Database.Database): string {
+  const columns = db.prepare("PRAGMA table_info(audit_events)").all() as { name: string }[];
+  return columns.some((c) => c.name === "body") ? "body" : "data";
+}
+
 async function sqliteQueries(ctx: BenchContext, title: string, n: number): Promise<void> {
   const { shape, sessionOf } = sessionShape(n);
   const file = ctx.file("big", "db");
@@ -70,7 +79,9 @@ async function sqliteQueries(ctx: BenchContext, title: string, n: number): Promi
     db.pragma("wal_checkpoint(TRUNCATE)");
     const rows = (db.prepare("SELECT count(*) AS c FROM audit_events").get() as { c: number }).c;
     const bodyBytes = (
-      db.prepare("SELECT sum(length(CAST(body AS BLOB))) AS b FROM audit_events").get() as {
+      db
+        .prepare(`SELECT sum(length(CAST(${bodyColumn(db)} AS BLOB))) AS b FROM audit_events`)
+        .get() as {
         b: number;
       }
     ).b;
@@ -84,15 +95,16 @@ async function sqliteQueries(ctx: BenchContext, title: string, n: number): Promi
       better: "lower",
       samples: [bytes / n],
       target: TARGETS.sqliteBytesPerEvent,
-      note: `one measurement (a size, not a timing); ${rows.toLocaleString("en-US")} rows incl. chain checkpoints; the JSON bodies alone are ${Math.round(bodyBytes / rows)} bytes per row`,
+      note: `one measurement (a size, not a timing); ${rows.toLocaleString("en-US")} rows incl. chain checkpoints; the JSON bodies (schema 2: payload texts) alone are ${Math.round(bodyBytes / rows)} bytes per row`,
     });
   }
 
   const store = new SqliteStore({ filename: file });
   const raw = new Database(file, { readonly: true });
   try {
+    const body = bodyColumn(raw);
     const newest = raw.prepare<[string], { body: string }>(
-      "SELECT body FROM audit_events WHERE session_id = ? ORDER BY time DESC, id DESC LIMIT 100",
+      `SELECT ${body} AS body FROM audit_events WHERE session_id = ? ORDER BY time DESC, id DESC LIMIT 100`,
     );
     const page: number[] = [];
     const rawPage: number[] = [];
@@ -128,7 +140,7 @@ async function sqliteQueries(ctx: BenchContext, title: string, n: number): Promi
       let rawSeen = 0;
       const b = await timed(() => {
         const all = raw.prepare<[], { body: string }>(
-          "SELECT body FROM audit_events ORDER BY time, id",
+          `SELECT ${body} AS body FROM audit_events ORDER BY time, id`,
         );
         for (const r of all.iterate()) {
           JSON.parse(r.body);

@@ -31,7 +31,8 @@ function readTrail(filename: string): StoredTrail {
       Cell
     >[];
     const columns = Object.keys(all[0] ?? {}).filter((c) => c !== "pk");
-    const bodyIndex = columns.indexOf("body");
+    // Schema 1 keeps the whole event in `body`; schema 2 keeps the payload's text in `data`.
+    const bodyIndex = columns.includes("body") ? columns.indexOf("body") : columns.indexOf("data");
     const rows = all.map((r) => columns.map((c) => r[c] ?? null));
     const bodies = rows.map((r) => JSON.parse(String(r[bodyIndex])));
     return { columns, rows, bodyIndex, bodies };

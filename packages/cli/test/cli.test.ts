@@ -113,7 +113,7 @@ describe("audit query", () => {
     expect(csv[0]).toBe(
       "id,time,type,actor,sessionId,runId,spanId,parentSpanId,traceId,risk,data,chain",
     );
-    expect(csv[1]).toContain('"{""policy"":""refunds""');
+    expect(csv[1]).toContain('""policy"":""refunds""');
     const table = (
       await audit(["query", "--store", store, "--type", "tool.error", "-o", "table"])
     ).stdout.split("\n");
@@ -201,11 +201,11 @@ describe("audit verify", () => {
     await audit(["copy", "--from", store, "--to", `sqlite:${copy}`, "-q"]);
     const raw = new Database(copy);
     const row = raw
-      .prepare("SELECT id, body FROM audit_events WHERE type = 'policy.decision'")
-      .get() as { id: string; body: string };
+      .prepare("SELECT id, data FROM audit_events WHERE type = 'policy.decision'")
+      .get() as { id: string; data: string };
     raw
-      .prepare("UPDATE audit_events SET body = ? WHERE id = ?")
-      .run(row.body.replace('"deny"', '"allow"'), row.id);
+      .prepare("UPDATE audit_events SET data = ? WHERE id = ?")
+      .run(row.data.replace('"deny"', '"allow"'), row.id);
     raw.close();
     const bad = await audit(["verify", "--store", `sqlite:${copy}`]);
     expect(bad.code).toBe(1);

@@ -5,7 +5,17 @@ const TIME_PATTERN = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 
 /** True for the event time format: RFC 3339 UTC with exactly three fractional digits. */
 export function isEventTime(value: unknown): value is string {
-  return typeof value === "string" && TIME_PATTERN.test(value) && !Number.isNaN(Date.parse(value));
+  if (typeof value !== "string" || !TIME_PATTERN.test(value)) return false;
+  const ms = Date.parse(value);
+  if (Number.isNaN(ms)) return false;
+  // Date.parse rolls some impossible times over ("2026-02-30" is March 2nd, "T24:00" the next
+  // day): such a text would name another instant than it says. Only a day past the 28th or hour
+  // 24 can roll over, so only those pay for the round trip.
+  const rolls =
+    value.charCodeAt(8) > 50 ||
+    (value[8] === "2" && value[9] === "9") ||
+    (value[11] === "2" && value[12] === "4");
+  return !rolls || new Date(ms).toISOString() === value;
 }
 
 /**

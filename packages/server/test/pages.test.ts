@@ -169,7 +169,7 @@ describe("pages", () => {
     // Tamper with the stored tool result behind the store's back.
     const db = new Database(join((fx.store as SqliteStore).filename));
     db.prepare(
-      "UPDATE audit_events SET body = json_set(body, '$.data.result', 'forged') WHERE id = ?",
+      "UPDATE audit_events SET data = json_set(data, '$.result', 'forged') WHERE id = ?",
     ).run(toolEndId);
     // And an indexed column that no longer agrees with its body (the stored rows are checked too).
     db.prepare("UPDATE audit_events SET risk_level = 3 WHERE id = ?").run(toolEndId);

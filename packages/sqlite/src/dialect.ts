@@ -15,6 +15,13 @@ import { timeValue } from "./row-layout.js";
 export const sqliteDialect: SqlDialect = {
   placeholder: () => "?",
   time: (iso, bind) => bind(timeValue(iso)),
+  // "This risk and above" as the list of levels it means: SQLite's planner, which knows nothing
+  // of how rare high risks are, takes the risk index for a list, but for a range with a bound
+  // limit prefers to walk the whole time index.
+  riskAtLeast: (column, level, bind) =>
+    `${column} IN (${RISK_LEVELS.slice(level)
+      .map((_, i) => bind(level + i))
+      .join(", ")})`,
   dataEquals(data, bind) {
     return Object.entries(data).map(([key, value]) => {
       const path = `$.${JSON.stringify(key)}`;
@@ -27,18 +34,7 @@ export const sqliteDialect: SqlDialect = {
   },
 };
 
-/**
- * The WHERE clause of a filter. "This risk and above" is asked as the list of levels it means:
- * SQLite's planner, which knows nothing of how rare high risks are, takes the risk index for a
- * list, but for a range with a bound limit prefers to walk the whole time index.
- */
+/** The WHERE clause of a filter, in SQLite's terms. */
 export function whereOf(filter: ResolvedFilter, cursor: CursorKey | undefined): SqlCondition {
-  const condition = compileFilter({ ...filter, risk: undefined }, cursor, sqliteDialect);
-  if (filter.risk === undefined) return condition;
-  const levels = RISK_LEVELS.map((_, level) => level).slice(RISK_LEVELS.indexOf(filter.risk));
-  const risk = `risk_level IN (${levels.map(() => "?").join(", ")})`;
-  return {
-    where: condition.where ? `${condition.where} AND ${risk}` : `WHERE ${risk}`,
-    params: [...condition.params, ...levels],
-  };
+  return compileFilter(filter, cursor, sqliteDialect);
 }

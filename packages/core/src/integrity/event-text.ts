@@ -1,3 +1,4 @@
+import { canonicalJson } from "../canonical.js";
 import type { AuditEvent, ChainLink } from "../event.js";
 
 // Inside a JSON string every `"` is escaped, so this only occurs as the `chain` member itself.
@@ -61,8 +62,11 @@ export function eventText(event: AuditEvent): string {
   return (link instanceof SealedLink && link.textOf(event)) || JSON.stringify(event);
 }
 
-/** The text of the event's `data`, from the seal when there is one (see {@link eventText}). */
+/**
+ * The canonical text of the event's `data`: from the seal when there is one (see
+ * {@link eventText}), otherwise computed (events replayed or copied from elsewhere).
+ */
 export function eventDataText(event: AuditEvent): string {
   const link = event.chain;
-  return (link instanceof SealedLink && link.dataTextOf(event)) || JSON.stringify(event.data);
+  return (link instanceof SealedLink && link.dataTextOf(event)) || canonicalJson(event.data);
 }

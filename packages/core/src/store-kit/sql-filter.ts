@@ -47,6 +47,11 @@ export interface SqlDialect {
    */
   typeIn?(column: string, types: readonly string[], bind: (value: unknown) => string): string;
   /**
+   * How "this risk level and above" is asked.
+   * @default `risk_level >= level` (a planner that misjudges the range can be given a list)
+   */
+  riskAtLeast?(column: string, level: number, bind: (value: unknown) => string): string;
+  /**
    * The condition for top-level payload equality `data.key === value`: it must tell `true` from
    * `1` and `"1"` by JSON type, as `eventMatches` does.
    */
@@ -105,7 +110,12 @@ export function compileFilter(
     if (v !== undefined) parts.push(`${col(f)} = ${bind(v)}`);
   }
   if (filter.risk !== undefined) {
-    parts.push(`${col("riskLevel")} >= ${bind(RISK_LEVELS.indexOf(filter.risk))}`);
+    const level = RISK_LEVELS.indexOf(filter.risk);
+    parts.push(
+      dialect.riskAtLeast
+        ? dialect.riskAtLeast(col("riskLevel"), level, bind)
+        : `${col("riskLevel")} >= ${bind(level)}`,
+    );
   }
   if (filter.since !== undefined) parts.push(`${col("time")} >= ${time(filter.since)}`);
   if (filter.until !== undefined) parts.push(`${col("time")} < ${time(filter.until)}`);
