@@ -4,6 +4,7 @@ import { AuditConfigError } from "./errors.js";
 import type { AuditEvent, ChainLink, EventPayloads } from "./event.js";
 import type { AuditExporter } from "./exporters/exporter.js";
 import { uuidv7, uuidv7WithTime } from "./ids.js";
+import { rememberSealedText } from "./integrity/event-text.js";
 import { leafHash, MerkleFrontier, sha256Hex } from "./integrity/merkle.js";
 import { noteSignedBy, parseNote, signNote } from "./integrity/signed-note.js";
 
@@ -108,9 +109,15 @@ const KNOWN = new Set<string>(FIELDS);
 // The same text as the generic path, written field by field: an event has a fixed set of fields,
 // so only `data` needs sorting. Anything unusual (an unknown field) takes the generic path.
 function chainInputFast(event: AuditEvent): string | undefined {
+  return chainInputParts(event)?.input;
+}
+
+// The chain input and, separately, the canonical text of `data` (which the input contains).
+function chainInputParts(event: AuditEvent): { input: string; data: string } | undefined {
   for (const k in event) if (!KNOWN.has(k)) return undefined;
   const e = event as unknown as Record<string, unknown>;
   let out = "{";
+  let data = "";
   for (const f of FIELDS) {
     const v = e[f];
     if (v === undefined) continue;
@@ -118,12 +125,12 @@ function chainInputFast(event: AuditEvent): string | undefined {
     if (f === "chain") {
       const c = v as { id: string; seq: number; prev: string };
       text = `{"id":${JSON.stringify(c.id)},"prev":${JSON.stringify(c.prev)},"seq":${JSON.stringify(c.seq)}}`;
-    } else if (f === "data") text = canonicalJson(v);
+    } else if (f === "data") text = data = canonicalJson(v);
     else if (typeof v === "string") text = JSON.stringify(v);
     else return undefined;
     out += `${out.length > 1 ? "," : ""}"${f}":${text}`;
   }
-  return `${out}}`;
+  return { input: `${out}}`, data };
 }
 
 /** The chain hash of an event: lowercase hex SHA-256, or HMAC-SHA-256 with `key`. */
@@ -305,9 +312,13 @@ export class ChainSealer {
   seal(event: AuditEvent): void {
     const link: ChainLink = { id: this.id, seq: ++this.#seq, prev: this.#head, hash: "" };
     event.chain = link;
-    const input = chainInput(event);
+    const parts = chainInputParts(event);
+    const input = parts?.input ?? chainInputGeneric(event);
     link.hash = hashInput(input, this.#key);
     this.#tree.push(leafHash(input));
+    // The hashed text becomes the stored text (only from the field-by-field path, whose layout
+    // is known: `chain` is a top-level member and nothing before it can hold one).
+    if (parts) rememberSealedText(event, parts.input, parts.data);
     this.#head = link.hash;
     this.#headEvent = event;
     this.#sinceCheckpoint++;

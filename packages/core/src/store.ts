@@ -92,10 +92,39 @@ export interface StoredRow {
   columns?: Partial<Record<IndexedColumn, string | number | null>>;
 }
 
+/** One group of {@link TrailStats}: how many events, and the first and last time among them. */
+export interface StatsGroup {
+  count: number;
+  first: string;
+  last: string;
+}
+
 /**
- * Where the trail lives. Every store passes `@audit/test-suite`. Stores are thin translations of
- * this contract into one backend's idiom; batching, retries and spooling happen in the auditor.
+ * Counts of a trail's events (those matching a filter) by type, actor and risk. Events without an
+ * actor or a risk count under `"(none)"`.
  */
+export interface TrailStats {
+  total: number;
+  /** Time of the oldest counted event; absent when none matched. */
+  first?: string;
+  /** Time of the newest counted event. */
+  last?: string;
+  byType: Record<string, StatsGroup>;
+  byActor: Record<string, StatsGroup>;
+  byRisk: Record<string, StatsGroup>;
+}
+
+/** What a store says about itself, with no secret in it: for `audit doctor` and error messages. */
+export interface StoreDescription {
+  /** The backend, as {@link AuditStore.id}. */
+  id: string;
+  /** Where the trail is: a path, `host:port/database schema s`; never a password. */
+  location: string;
+  /** Whether the store was opened read-only. */
+  readOnly: boolean;
+  capabilities: StoreCapabilities;
+}
+
 /** The last link a retention step deleted from one chain. */
 export interface PrunedChainHead {
   chainId: string;
@@ -103,6 +132,10 @@ export interface PrunedChainHead {
   hash: string;
 }
 
+/**
+ * Where the trail lives. Every store passes `@audit/test-suite`. Stores are thin translations of
+ * this contract into one backend's idiom; batching, retries and spooling happen in the auditor.
+ */
 export interface AuditStore {
   /** Short name of the backend: `"memory"`, `"sqlite"`, `"postgres"`, … */
   readonly id: string;
@@ -131,6 +164,14 @@ export interface AuditStore {
   storedRows?(): AsyncIterable<StoredRow>;
   /** Calls `onEvent` for each new matching event; returns the unsubscribe function. */
   subscribe?(filter: AuditFilter, onEvent: (event: AuditEvent) => void): () => void;
+  /**
+   * Counts by type, actor and risk without reading every event (SQL stores: `GROUP BY`). Optional:
+   * `trailStats` in `@audit/core/store-kit` streams for stores without it. `limit` and `after`
+   * are not part of a stats filter.
+   */
+  stats?(filter?: AuditFilter): Promise<TrailStats>;
+  /** What and where the store is, without secrets. Optional. */
+  describe?(): StoreDescription;
   /** Releases what the store opened. Idempotent. */
   close(): Promise<void>;
   /**
