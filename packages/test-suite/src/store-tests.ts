@@ -44,7 +44,9 @@ export function declaresNot(capability: keyof StoreCapabilities): Applies {
 }
 
 /** The store has the optional method. */
-export function offers(method: "storedRows" | "subscribe" | "onRetention"): Applies {
+export function offers(
+  method: "storedRows" | "subscribe" | "onRetention" | "stats" | "describe",
+): Applies {
   return (store, h) =>
     typeof store[method] === "function" ? undefined : `${h.name} has no ${method}()`;
 }

@@ -1,11 +1,13 @@
-import { AuditValidationError } from "@audit/core";
+import { type AuditFilter, AuditValidationError } from "@audit/core";
+import { StatsCollector } from "@audit/core/store-kit";
 import { appendInChunks, makeEvent, makeEvents, shuffle, sorted, timeAt } from "../events.js";
 import type { StoreHarness, TestApi } from "../harness.js";
-import { storeTests } from "../store-tests.js";
+import { offers, storeTests } from "../store-tests.js";
 
 /**
  * `get` and `count`: an event by id among thousands sharing a timestamp, copies isolated from the
- * caller, and `count` agreeing with `query` under filters, `limit` and `after`.
+ * caller, `count` agreeing with `query` under filters, `limit` and `after`; and, when the store
+ * offers them, `stats` agreeing with the events counted one by one and `describe` naming the store.
  */
 export function getCountSuite(t: TestApi, h: StoreHarness): void {
   t.describe(`${h.name}: get and count`, () => {
@@ -61,5 +63,45 @@ export function getCountSuite(t: TestApi, h: StoreHarness): void {
         .expect(f.store.count({ after: "00000000-0000-7000-8000-00000000dead" }))
         .rejects.toThrow(AuditValidationError);
     });
+
+    test(
+      "stats agree with the matching events counted one by one",
+      async (f) => {
+        const stats = f.store.stats!.bind(f.store);
+        const events = makeEvents(600, (i) => ({
+          type: ["tool.start", "tool.end", "toolbox.open", "policy.decision"][i % 4]!,
+          time: timeAt(i * 37),
+          ...(i % 3 !== 0 && { actor: `actor-${i % 5}` }),
+          ...(i % 4 !== 0 && { risk: (["low", "medium", "high", "critical"] as const)[i % 4]! }),
+        }));
+        await appendInChunks(f.store, shuffle(events), 200);
+        const filters: AuditFilter[] = [
+          {},
+          { type: "tool.*" },
+          { actor: "actor-1", risk: "medium" },
+          { since: timeAt(5000), until: timeAt(15_000) },
+          { type: "nothing.here" },
+        ];
+        for (const filter of filters) {
+          const counted = new StatsCollector();
+          for await (const e of f.store.stream(filter)) counted.add(e);
+          t.expect(await stats(filter)).toEqual(counted.result());
+        }
+      },
+      { when: offers("stats") },
+    );
+
+    test(
+      "describe() names the store and its capabilities, with no password",
+      async (f) => {
+        const description = f.store.describe!();
+        t.expect(description.id).toBe(f.store.id);
+        t.expect(description.capabilities).toEqual(f.store.capabilities);
+        t.expect(description.readOnly).toBe(false);
+        t.expect(typeof description.location).toBe("string");
+        t.expect(/\/\/[^/@\s]*:[^/@\s]+@/.test(description.location)).toBe(false);
+      },
+      { when: offers("describe") },
+    );
   });
 }
