@@ -51,7 +51,6 @@ async function interrupt(store: AuditStore): Promise<void> {
 
 for (const [name, options, params] of layouts) {
   let schema: string;
-  const schemas: string[] = [];
   runStoreConformance(
     { describe: available ? describe : describe.skip, it, expect, beforeEach, afterEach },
     {
@@ -85,11 +84,7 @@ for (const [name, options, params] of layouts) {
       // they also race to create it.
       processes: {
         module: new URL("../dist/index.js", import.meta.url).href,
-        location: () => {
-          const s = freshSchema("proc");
-          schemas.push(s);
-          return `${urlFor(s)}&${params}`;
-        },
+        location: () => `${urlFor(freshSchema("proc"))}&${params}`,
         remove: async (url) => dropSchema(new URL(url).searchParams.get("schema")!),
         writers: 8,
       },

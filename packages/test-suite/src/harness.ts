@@ -167,6 +167,25 @@ interface OpenFixture extends Fixture {
   deferred: (() => unknown)[];
 }
 
+// Below vitest's 10 s hook timeout, so a close that never settles is named rather than timed out.
+const CLOSE_MS = 8000;
+
+/** Closes a store, or fails saying that its `close()` did not settle in time. */
+async function closeWithin(store: AuditStore, name: string, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new Error(`${name}: close() did not settle within ${ms} ms`)),
+      ms,
+    );
+  });
+  try {
+    await Promise.race([store.close(), late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** A fresh store from the harness, with an empty list of things to release. */
 export async function openFixture(harness: StoreHarness): Promise<OpenFixture> {
   const deferred: (() => unknown)[] = [];
@@ -180,7 +199,11 @@ export async function openFixture(harness: StoreHarness): Promise<OpenFixture> {
  */
 export async function releaseFixture(f: Fixture, harness: StoreHarness): Promise<void> {
   const deferred = (f as Partial<OpenFixture>).deferred ?? [];
-  const steps = [...deferred.splice(0).reverse(), () => f.store.close(), () => harness.cleanup?.()];
+  const steps = [
+    ...deferred.splice(0).reverse(),
+    () => closeWithin(f.store, harness.name, CLOSE_MS),
+    () => harness.cleanup?.(),
+  ];
   let first: unknown;
   for (const step of steps) {
     try {
