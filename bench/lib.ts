@@ -1,6 +1,6 @@
 // Small helpers for the benchmark harness: fixed event shapes, a seeded random source, timing.
 import { monitorEventLoopDelay } from "node:perf_hooks";
-import type { EventInput } from "@audit/core";
+import { type EventInput, uuidv7, uuidv7Time } from "@audit/core";
 
 /** A source of numbers in [0, 1). */
 export type Rand = () => number;
@@ -59,6 +59,28 @@ export function largeInput(rand: Rand, i: number): EventInput {
       summary: words(rand, 600).slice(0, 3900),
     },
   };
+}
+
+/** Makes the input of event number `i`. */
+export type Shape = (rand: Rand, i: number) => EventInput;
+
+/** `n` inputs of one shape, made before a measurement so that making them is not measured. */
+export function inputs(n: number, shape: Shape, seed = 1): EventInput[] {
+  const rand = seeded(seed);
+  return Array.from({ length: n }, (_, i) => shape(rand, i));
+}
+
+/** An event with the id and time the auditor would give it, for the raw-driver baselines. */
+export type Stamped = EventInput & { id: string; time: string };
+
+/** Events stamped like the auditor stamps them (no chain, no privacy), for raw baselines. */
+export function stamped(n: number, shape: Shape = smallInput, seed = 1): Stamped[] {
+  const rand = seeded(seed);
+  return Array.from({ length: n }, (_, i) => {
+    const id = uuidv7();
+    const input = shape(rand, i);
+    return { ...input, id, time: new Date(uuidv7Time(id) ?? Date.now()).toISOString() };
+  });
 }
 
 /** Wall-clock milliseconds of an async function. */

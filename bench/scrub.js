@@ -1,6 +1,6 @@
 // Secret scrubbing: cost per event, before (the 0.1.0 regular expressions, scrub-baseline.js) and
 // after (the linear scanner of @audit/core), and 1 MB of text crafted against each detector.
-// Prints a Markdown table. Run after a build: node bench/scrub.js
+// Prints a Markdown table. Run after a build: node --import tsx bench/scrub.js
 import { cpus } from "node:os";
 import { Worker } from "node:worker_threads";
 import { PrivacyFilter, scrubString, uuidv7 } from "@audit/core";

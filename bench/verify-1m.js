@@ -2,7 +2,7 @@
 // verifies it in a fresh process and prints events/s and memory. Verification reads the trail once
 // through storedRows (strict JSON, columns, order, hashes, Merkle roots, approval binding).
 //
-//   node bench/verify-1m.js [--events 1000000] [--keep]
+//   node --import tsx bench/verify-1m.js [--events 1000000] [--keep]
 //
 // Memory: RSS after a GC before verifying, the process's peak RSS (getrusage), and the heap after
 // verifying and a GC. Time is wall time of verifyChain alone, and its CPU time (which a busy
@@ -74,7 +74,8 @@ try {
   const size = statSync(file).size;
   const out = execFileSync(
     process.execPath,
-    ["--expose-gc", new URL(import.meta.url).pathname, "--verify-only", file],
+    // The parent's flags (--import tsx, which resolves ./lib.js to lib.ts) and a collectable heap.
+    [...process.execArgv, "--expose-gc", new URL(import.meta.url).pathname, "--verify-only", file],
     { encoding: "utf8", maxBuffer: 1 << 20 },
   );
   const r = JSON.parse(out);

@@ -195,8 +195,11 @@ export type {
   IndexedColumn,
   PrunedChainHead,
   PruneOptions,
+  StatsGroup,
   StoreCapabilities,
+  StoreDescription,
   StoredRow,
+  TrailStats,
 } from "./store.js";
 export { assertValidBatch, assertValidEvent, isEventTime } from "./validate.js";
 export {

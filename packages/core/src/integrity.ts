@@ -1,10 +1,10 @@
 import { createHmac, createPrivateKey, createPublicKey, type KeyObject, verify } from "node:crypto";
 import { canonicalJson } from "./canonical.js";
 import { AuditConfigError } from "./errors.js";
-import type { AuditEvent, ChainLink, EventPayloads } from "./event.js";
+import type { AuditEvent, EventPayloads } from "./event.js";
 import type { AuditExporter } from "./exporters/exporter.js";
 import { uuidv7, uuidv7WithTime } from "./ids.js";
-import { rememberSealedText } from "./integrity/event-text.js";
+import { SealedLink } from "./integrity/event-text.js";
 import { leafHash, MerkleFrontier, sha256Hex } from "./integrity/merkle.js";
 import { noteSignedBy, parseNote, signNote } from "./integrity/signed-note.js";
 
@@ -310,15 +310,16 @@ export class ChainSealer {
 
   /** Gives the event its link: the next seq, the previous hash, and its own hash. */
   seal(event: AuditEvent): void {
-    const link: ChainLink = { id: this.id, seq: ++this.#seq, prev: this.#head, hash: "" };
+    const link = new SealedLink(this.id, ++this.#seq, this.#head);
     event.chain = link;
     const parts = chainInputParts(event);
     const input = parts?.input ?? chainInputGeneric(event);
-    link.hash = hashInput(input, this.#key);
-    this.#tree.push(leafHash(input));
+    const hash = hashInput(input, this.#key);
     // The hashed text becomes the stored text (only from the field-by-field path, whose layout
     // is known: `chain` is a top-level member and nothing before it can hold one).
-    if (parts) rememberSealedText(event, parts.input, parts.data);
+    if (parts) link.seal(event, hash, parts.input, parts.data);
+    else link.hash = hash;
+    this.#tree.push(leafHash(input));
     this.#head = link.hash;
     this.#headEvent = event;
     this.#sinceCheckpoint++;

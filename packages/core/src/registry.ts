@@ -13,6 +13,7 @@ import { MemoryStore } from "./memory-store.js";
 import { NullStore } from "./null-store.js";
 import { scrubString } from "./privacy.js";
 import type { AuditStore } from "./store.js";
+import { readUrlParams } from "./store-kit/url-params.js";
 
 /** Opens a store from a URL of its scheme. Options come from the caller of `openStore`. */
 export type StoreFactory = (
@@ -33,14 +34,15 @@ export interface AdapterModule {
 }
 
 function memoryFactory(url: string): AuditStore {
-  const max = new URLSearchParams(url.split("?")[1] ?? "").get("maxEvents");
-  if (max === null) return new MemoryStore();
-  const maxEvents = Number(max);
-  if (!Number.isInteger(maxEvents) || maxEvents < 1) {
-    throw new AuditConfigError(`memory: maxEvents must be a whole number ≥ 1, got "${max}"`);
-  }
-  return new MemoryStore({ maxEvents });
+  const { values } = readUrlParams(
+    "memory",
+    new URLSearchParams(url.split("?")[1] ?? ""),
+    MEMORY_PARAMS,
+  );
+  return new MemoryStore(values);
 }
+
+const MEMORY_PARAMS = { maxEvents: { kind: "integer", min: 1 } } as const;
 
 const storeFactories = new Map<string, StoreFactory>([
   ["memory", memoryFactory],

@@ -9,7 +9,9 @@ import {
   Auditor,
   AuditValidationError,
   MemoryStore,
+  Spool,
   StoreError,
+  uuidv7,
   verifyChain,
 } from "../src/index.js";
 import { SwitchableStore, tempDir } from "./helpers.js";
@@ -41,6 +43,62 @@ class PickyStore extends MemoryStore {
 const CORE = resolve(import.meta.dirname, "../dist/index.js");
 
 describe("hung store", () => {
+  it("replays a large spool a batch at a time: a store still down costs one batch, and close() keeps its bound", async () => {
+    const dir = tempDir();
+    // 100,000 events left in the spool by an earlier run (a dead process's file).
+    const writer = new Spool(dir);
+    const t0 = Date.parse("2026-01-01T00:00:00.000Z");
+    for (let b = 0; b < 100; b++) {
+      writer.write(
+        Array.from({ length: 1000 }, (_, i) => ({
+          id: uuidv7(),
+          time: new Date(t0 + b * 1000 + i).toISOString(),
+          type: "t",
+          data: { i: b * 1000 + i, text: "x".repeat(100) },
+        })),
+      );
+    }
+    writer.close();
+    const parsed: number[] = [];
+    const original = Spool.prototype.readBatches;
+    Spool.prototype.readBatches = function* (file, maxEvents) {
+      for (const batch of original.call(this, file, maxEvents)) {
+        parsed.push(batch.events.length);
+        yield batch;
+      }
+    };
+    try {
+      const store = new HungStore({ maxEvents: 1_000_000 });
+      const audit = new Auditor({
+        store,
+        spool: dir,
+        appendTimeoutMs: 50,
+        closeTimeoutMs: 1000,
+        retry: { attempts: 1, initialDelayMs: 1 },
+        onError: () => undefined,
+      });
+      audit.record({ type: "t", data: { late: true } });
+      const started = Date.now();
+      await audit.close();
+      // Each replay attempt (at start, at close) read one batch and stopped at the hung store.
+      expect(parsed.length).toBeGreaterThan(0);
+      expect(parsed.length).toBeLessThanOrEqual(4);
+      expect(Math.max(...parsed)).toBeLessThanOrEqual(1000);
+      // The bound, with a wide margin for a loaded machine: a whole-file parse took seconds here.
+      expect(Date.now() - started).toBeLessThan(1000 + 4000);
+      // Nothing was lost: the store comes back and everything is replayed, exactly once.
+      store.hung = false;
+      parsed.length = 0;
+      const next = new Auditor({ store, spool: dir });
+      expect(await next.replaySpool()).toBe(true);
+      await next.close();
+      expect(await store.count({ type: "t" })).toBe(100_001);
+      expect(parsed.length).toBeGreaterThanOrEqual(100);
+    } finally {
+      Spool.prototype.readBatches = original;
+    }
+  });
+
   it("times out appends, marks the store down, spools, and close() settles within its bound", async () => {
     const spool = tempDir();
     const store = new HungStore();

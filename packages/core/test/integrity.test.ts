@@ -96,6 +96,38 @@ describe("canonical encoding", () => {
     );
   });
 
+  it("gives the same text on every path: sorted or not, nested, __proto__ keys, toJSON", () => {
+    // A reference written the slow, obvious way.
+    const reference = (v: unknown): string => {
+      if (v === null || typeof v !== "object") return JSON.stringify(v) ?? "null";
+      if (Array.isArray(v))
+        return `[${v.map((x) => (x === undefined ? "null" : reference(x))).join(",")}]`;
+      const o = v as Record<string, unknown>;
+      return `{${Object.keys(o)
+        .sort()
+        .filter((k) => o[k] !== undefined)
+        .map((k) => `${JSON.stringify(k)}:${reference(o[k])}`)
+        .join(",")}}`;
+    };
+    const cases: unknown[] = [
+      { a: 1, b: { d: 1, c: 2 } },
+      { a: [{ b: 1, a: 2 }, [{ y: 1, x: 0 }]], z: { ok: true } },
+      JSON.parse('{"b":1,"__proto__":{"y":1,"x":2},"a":2}'),
+      JSON.parse('{"a":{"__proto__":1}}'),
+      { "10": 1, "2": 2, a: { b: 1, a: 0 } },
+      { sorted: { a: 1, b: 2 }, also: [1, "two", null] },
+    ];
+    for (const c of cases) expect(canonicalJson(c)).toBe(reference(c));
+    expect(canonicalJson(JSON.parse('{"__proto__":{"b":1,"a":2}}'))).toBe(
+      '{"__proto__":{"a":2,"b":1}}',
+    );
+    // toJSON runs first, then keys are ordered.
+    const at = new Date(0);
+    expect(canonicalJson({ b: at, a: { toJSON: () => ({ y: 1, x: 2 }) } })).toBe(
+      '{"a":{"x":2,"y":1},"b":"1970-01-01T00:00:00.000Z"}',
+    );
+  });
+
   it("escapes like JSON, drops undefined members, and writes -0 as 0", () => {
     expect(canonicalJson({ b: undefined, a: '\u0001\n"\\', c: -0, d: [undefined] })).toBe(
       '{"a":"\\u0001\\n\\"\\\\","c":0,"d":[null]}',

@@ -24,6 +24,9 @@ describe("openStore", () => {
     const bounded = (await openStore("memory:?maxEvents=5")) as MemoryStore;
     expect(bounded).toBeInstanceOf(MemoryStore);
     await expect(openStore("memory:?maxEvents=zero")).rejects.toThrow(/maxEvents/);
+    await expect(openStore("memory:?maxEvent=5")).rejects.toThrow(
+      'unknown option "maxEvent" in the store URL; known: maxEvents',
+    );
   });
 
   it("names the package and the install command when an adapter is not installed", () => {

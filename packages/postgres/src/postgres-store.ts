@@ -5,21 +5,35 @@ import {
   type AuditEvent,
   type AuditFilter,
   type AuditStore,
-  assertValidBatch,
-  cursorNotFound,
-  eventMatches,
   type PruneOptions,
-  type ResolvedFilter,
   RISK_LEVELS,
-  resolveFilter,
-  resolvePrune,
   type StoreCapabilities,
+  type StoreDescription,
   type StoredRow,
   StoreError,
+  type TrailStats,
 } from "@audit/core";
+import {
+  assertValidBatch,
+  type CursorKey,
+  columnArrays,
+  compileFilter,
+  cursorOf,
+  describeStore,
+  type EventColumns,
+  eventMatches,
+  eventText,
+  type GroupCount,
+  keysetPages,
+  orderBy,
+  type ResolvedFilter,
+  resolveFilter,
+  resolvePrune,
+  type SqlDialect,
+  statsFromGroups,
+} from "@audit/core/store-kit";
 import pg from "pg";
 import { ident, type Layout, migrate } from "./migrations.js";
-import { filterToSql } from "./sql-filter.js";
 
 /** Options of {@link PostgresStore}. */
 export interface PostgresStoreOptions {
@@ -74,6 +88,32 @@ export interface PostgresStoreOptions {
 
 const PAGE = 1000;
 
+/**
+ * PostgreSQL's side of a filter: `$n` placeholders, times cast to `timestamptz`, exact types as
+ * `= ANY(array)`, and payload equality as `event->'data' @> '{…}'`, which the GIN index serves
+ * and which tells `true` from `1` and `"1"` by JSON type.
+ */
+const DIALECT: SqlDialect = {
+  placeholder: (n) => `$${n}`,
+  time: (iso, bind) => `${bind(iso)}::timestamptz`,
+  typeIn: (column, types, bind) => `${column} = ANY(${bind(types)}::text[])`,
+  dataEquals: (data, bind) => [`(event -> 'data') @> ${bind(JSON.stringify(data))}::jsonb`],
+};
+
+// The columns of an insert, in the order of the unnest(…) arrays.
+const INSERT_COLUMNS: readonly (keyof EventColumns)[] = [
+  "id",
+  "time",
+  "type",
+  "actor",
+  "sessionId",
+  "runId",
+  "approvalId",
+  "riskLevel",
+  "chainId",
+  "chainSeq",
+];
+
 interface StoredPgRow {
   seq: string;
   id: string;
@@ -126,6 +166,17 @@ function targetOf(connectionString: string | undefined, pool: pg.Pool | undefine
   }
 }
 
+function databaseOf(connectionString: string | undefined, pool: pg.Pool | undefined): string {
+  const o = (pool as unknown as { options?: { database?: string } } | undefined)?.options;
+  if (o?.database) return `/${o.database}`;
+  try {
+    const path = new URL(connectionString ?? "").pathname;
+    return path.length > 1 ? decodeURIComponent(path) : "";
+  } catch {
+    return "";
+  }
+}
+
 /**
  * The audit trail in PostgreSQL, for many processes on many hosts. Each batch is one `INSERT …
  * SELECT FROM unnest(…) ON CONFLICT (id) DO NOTHING` round trip; the id is the primary key, so a
@@ -145,6 +196,8 @@ export class PostgresStore implements AuditStore {
   readonly #pool: pg.Pool;
   readonly #owned: boolean;
   readonly #target: string;
+  // "/name" of the database, or "" when unknown.
+  readonly #database: string;
   readonly #s: string;
   readonly #migrate: boolean;
   readonly #layout: Layout;
@@ -194,6 +247,7 @@ export class PostgresStore implements AuditStore {
       this.#pool.on("error", () => undefined);
     }
     this.#target = targetOf(options.connectionString, options.pool);
+    this.#database = databaseOf(options.connectionString, options.pool);
   }
 
   /** The pool in use, for raw reads (tests, `EXPLAIN`). */
@@ -272,20 +326,9 @@ export class PostgresStore implements AuditStore {
     }
     assertValidBatch(events);
     if (events.length === 0) return;
-    const cols: unknown[][] = Array.from({ length: 11 }, () => []);
-    for (const e of events) {
-      cols[0]!.push(e.id);
-      cols[1]!.push(e.time);
-      cols[2]!.push(e.type);
-      cols[3]!.push(e.actor ?? null);
-      cols[4]!.push(e.sessionId ?? null);
-      cols[5]!.push(e.runId ?? null);
-      cols[6]!.push(typeof e.data.approvalId === "string" ? e.data.approvalId : null);
-      cols[7]!.push(e.risk === undefined ? null : RISK_LEVELS.indexOf(e.risk));
-      cols[8]!.push(e.chain?.id ?? null);
-      cols[9]!.push(e.chain?.seq ?? null);
-      cols[10]!.push(JSON.stringify(e));
-    }
+    // The body is the text the chain hash was computed from, never serialised a second time.
+    const cols = columnArrays(events, INSERT_COLUMNS);
+    cols.push(events.map(eventText));
     if (this.#layout === "monthly") await this.#ensureMonths(events);
     // One statement, one round trip, however large the batch; ORDINALITY keeps the first of two
     // events with one id inside the batch, as every store does. Partitioned, the ids' uniqueness
@@ -315,26 +358,25 @@ export class PostgresStore implements AuditStore {
     }
   }
 
-  async #cursor(filter: ResolvedFilter): Promise<{ time: string; id: string } | undefined> {
-    if (filter.after === undefined) return undefined;
-    const r = await this.#query<{ time: string; id: string }>(
-      "query",
-      `SELECT event->>'time' AS time, id FROM ${this.#s}.events WHERE id = $1`,
-      [filter.after],
-    );
-    if (r.rows.length === 0) throw cursorNotFound(filter.after);
-    return r.rows[0]!;
+  #cursor(filter: ResolvedFilter): Promise<CursorKey | undefined> {
+    return cursorOf(filter.after, async (id) => {
+      const r = await this.#query<CursorKey>(
+        "query",
+        `SELECT event->>'time' AS time, id FROM ${this.#s}.events WHERE id = $1`,
+        [id],
+      );
+      return r.rows[0];
+    });
   }
 
   async #select(
     filter: ResolvedFilter,
-    cursor: { time: string; id: string } | undefined,
+    cursor: CursorKey | undefined,
     limit: number | undefined,
   ): Promise<AuditEvent[]> {
-    const { where, params } = filterToSql(filter, cursor);
-    const dir = filter.order === "asc" ? "ASC" : "DESC";
+    const { where, params } = compileFilter(filter, cursor, DIALECT);
     if (limit !== undefined) params.push(limit);
-    const sql = `SELECT event FROM ${this.#s}.events ${where} ORDER BY time ${dir}, id ${dir}${limit === undefined ? "" : ` LIMIT $${params.length}`}`;
+    const sql = `SELECT event FROM ${this.#s}.events ${where} ${orderBy(filter)}${limit === undefined ? "" : ` LIMIT $${params.length}`}`;
     const r = await this.#query<{ event: AuditEvent }>("query", sql, params);
     return r.rows.map((row) => row.event);
   }
@@ -345,22 +387,16 @@ export class PostgresStore implements AuditStore {
     return this.#select(resolved, await this.#cursor(resolved), resolved.limit);
   }
 
+  /** Keyset pages on (time, id): no transaction held open between pages. */
   async *stream(filter?: AuditFilter): AsyncIterable<AuditEvent> {
     this.#check();
     const resolved = resolveFilter(filter);
-    let cursor = await this.#cursor(resolved);
-    let remaining = resolved.limit;
-    // Keyset pages on (time, id): constant memory, no transaction held open between pages, and
-    // rows inserted meanwhile never shift a page.
-    while (remaining === undefined || remaining > 0) {
-      const size = Math.min(PAGE, remaining ?? PAGE);
-      const page = await this.#select(resolved, cursor, size);
-      for (const e of page) yield e;
-      if (page.length < size) return;
-      const last = page[page.length - 1]!;
-      cursor = { time: last.time, id: last.id };
-      if (remaining !== undefined) remaining -= page.length;
-    }
+    yield* keysetPages((cursor, size) => this.#select(resolved, cursor, size), {
+      start: await this.#cursor(resolved),
+      limit: resolved.limit,
+      pageSize: PAGE,
+      check: () => this.#check(),
+    });
   }
 
   async get(id: string): Promise<AuditEvent | undefined> {
@@ -375,7 +411,7 @@ export class PostgresStore implements AuditStore {
   async count(filter?: AuditFilter): Promise<number> {
     this.#check();
     const resolved = resolveFilter(filter);
-    const { where, params } = filterToSql(resolved, await this.#cursor(resolved));
+    const { where, params } = compileFilter(resolved, await this.#cursor(resolved), DIALECT);
     let sql = `SELECT count(*)::bigint AS n FROM ${this.#s}.events ${where}`;
     if (resolved.limit !== undefined) {
       params.push(resolved.limit);
@@ -396,38 +432,83 @@ export class PostgresStore implements AuditStore {
     const columns = `seq, id, to_char(time AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US') AS time_text,
       type, actor, session_id, run_id, approval_id, risk_level, chain_id, chain_seq::text AS chain_seq,
       event::text AS body`;
-    let cursor: { time: string; id: string } | undefined;
-    for (;;) {
-      const r = await this.#query<StoredPgRow>(
-        "read rows",
-        cursor
-          ? `SELECT ${columns} FROM ${this.#s}.events WHERE (time, id) > ($1::timestamptz, $2) ORDER BY time, id LIMIT ${PAGE}`
-          : `SELECT ${columns} FROM ${this.#s}.events ORDER BY time, id LIMIT ${PAGE}`,
-        cursor ? [cursor.time, cursor.id] : [],
-      );
-      for (const row of r.rows) {
-        yield {
-          location: `row ${row.seq}`,
-          text: row.body,
-          columns: {
-            id: row.id,
-            time: isoTime(row.time_text),
-            type: row.type,
-            actor: row.actor,
-            sessionId: row.session_id,
-            runId: row.run_id,
-            approvalId: row.approval_id,
-            riskLevel: row.risk_level,
-            chainId: row.chain_id,
-            chainSeq: row.chain_seq === null ? null : Number(row.chain_seq),
-          },
-        };
-      }
-      if (r.rows.length < PAGE) return;
-      const last = r.rows[r.rows.length - 1]!;
+    const pages = keysetPages<StoredPgRow>(
+      async (cursor, size) =>
+        (
+          await this.#query<StoredPgRow>(
+            "read rows",
+            cursor
+              ? `SELECT ${columns} FROM ${this.#s}.events WHERE (time, id) > ($1::timestamptz, $2) ORDER BY time, id LIMIT ${size}`
+              : `SELECT ${columns} FROM ${this.#s}.events ORDER BY time, id LIMIT ${size}`,
+            cursor ? [cursor.time, cursor.id] : [],
+          )
+        ).rows,
       // The cursor keeps the column's full precision (a Date would cut it to milliseconds).
-      cursor = { time: `${last.time_text}Z`, id: last.id };
+      { pageSize: PAGE, keyOf: (row) => ({ time: `${row.time_text}Z`, id: row.id }) },
+    );
+    for await (const row of pages) {
+      yield {
+        location: `row ${row.seq}`,
+        text: row.body,
+        columns: {
+          id: row.id,
+          time: isoTime(row.time_text),
+          type: row.type,
+          actor: row.actor,
+          sessionId: row.session_id,
+          runId: row.run_id,
+          approvalId: row.approval_id,
+          riskLevel: row.risk_level,
+          chainId: row.chain_id,
+          chainSeq: row.chain_seq === null ? null : Number(row.chain_seq),
+        },
+      };
     }
+  }
+
+  /**
+   * Counts by type, actor and risk with one `GROUP BY` per group, in the database: no event is
+   * read or sent.
+   */
+  async stats(filter?: AuditFilter): Promise<TrailStats> {
+    this.#check();
+    const resolved = resolveFilter({ ...filter, limit: undefined, after: undefined });
+    const { where, params } = compileFilter(resolved, undefined, DIALECT);
+    const group = async (expr: string): Promise<GroupCount[]> => {
+      const r = await this.#query<{
+        key: string | number | null;
+        n: string;
+        first: string;
+        last: string;
+      }>(
+        "stats",
+        `SELECT ${expr} AS key, count(*)::bigint AS n,
+           to_char(min(time) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS first,
+           to_char(max(time) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS last
+         FROM ${this.#s}.events ${where} GROUP BY 1`,
+        params,
+      );
+      return r.rows.map((row) => ({
+        key: typeof row.key === "number" ? (RISK_LEVELS[row.key] ?? String(row.key)) : row.key,
+        count: Number(row.n),
+        first: row.first,
+        last: row.last,
+      }));
+    };
+    return statsFromGroups({
+      type: await group("type"),
+      actor: await group("actor"),
+      risk: await group("risk_level"),
+    });
+  }
+
+  /** The schema and server, without user or password. */
+  describe(): StoreDescription {
+    return describeStore(
+      this,
+      `${this.#target}${this.#database} schema ${this.schema}`,
+      this.#readOnly,
+    );
   }
 
   /** Deletes through the schema's `prune` function, the only way past the append-only trigger. */

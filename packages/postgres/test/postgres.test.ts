@@ -39,6 +39,36 @@ function store(
   return s;
 }
 
+d("stats", () => {
+  it("counts by type, actor and risk in the database, equal to counting the events", async () => {
+    const s = store();
+    const events = makeEvents(300).map((e, i) => ({
+      ...e,
+      type: i % 3 === 0 ? "tool.start" : "llm.end",
+      ...(i % 4 === 0 ? { actor: "bot-a" } : i % 4 === 1 ? { actor: "bot-b" } : {}),
+      ...(i % 5 === 0 ? { risk: "high" as const } : {}),
+    }));
+    await s.append(events);
+    const { StatsCollector } = await import("@audit/core/store-kit");
+    for (const filter of [
+      {},
+      { type: "tool.*" },
+      { since: events[100]!.time },
+      { actor: "bot-b" },
+    ]) {
+      const byStream = new StatsCollector();
+      for await (const e of s.stream(filter)) byStream.add(e);
+      expect(await s.stats(filter)).toEqual(byStream.result());
+    }
+    const all = await s.stats();
+    expect(all.total).toBe(300);
+    expect(all.byRisk).toMatchObject({ high: { count: 60 }, "(none)": { count: 240 } });
+    const times = events.map((e) => e.time).sort();
+    expect(all.first).toBe(times[0]);
+    expect(all.last).toBe(times[299]);
+  });
+});
+
 d("opening", () => {
   it("opens postgres:// and postgresql:// URLs through openStore, reading its own parameters", async () => {
     const name = schema();
@@ -58,6 +88,38 @@ d("opening", () => {
     expect(() => new PostgresStore({ connectionString: PG_URL, schema: "bad-name; drop" })).toThrow(
       /plain identifier/,
     );
+  });
+
+  it("refuses an unknown URL parameter, listing the known ones, and passes the driver's on", async () => {
+    expect(() => createStoreFromUrl("postgres://x/db?schema=a&maxConection=2")).toThrow(
+      /unknown option "maxConection" in the store URL; known: schema, maxConnections, migrate, partitions, minRetention, readOnly, sslmode/,
+    );
+    expect(() => createStoreFromUrl("postgres://x/db?schema=a&schema=b")).toThrow(/given twice/);
+    expect(() => createStoreFromUrl("postgres://x/db?migrate=perhaps")).toThrow(
+      /migrate must be true or false/,
+    );
+    const s = createStoreFromUrl(`${urlFor(schema())}&application_name=audit-test&readOnly=false`);
+    open.push(s);
+    await s.append(makeEvents(1));
+    const r = await s.pool.query<{ name: string }>(
+      "SELECT current_setting('application_name') AS name",
+    );
+    expect(r.rows[0]!.name).toBe("audit-test");
+  });
+
+  it("describes itself without the password", () => {
+    const s = createStoreFromUrl(
+      "postgres://me:hunter2-secret@db.example:6543/trail?schema=audit_x",
+    );
+    open.push(s);
+    const d = s.describe();
+    expect(d).toEqual({
+      id: "postgres",
+      location: "db.example:6543/trail schema audit_x",
+      readOnly: false,
+      capabilities: { persistent: true, multiProcess: true, subscribe: true },
+    });
+    expect(JSON.stringify(d)).not.toContain("hunter2");
   });
 
   it("uses a pool you pass in and leaves it open", async () => {

@@ -1,5 +1,5 @@
 import { resolve } from "node:path";
-import { describeError, openStore, Spool } from "@audit/core";
+import { describeError, openStore, Spool, type StoreDescription } from "@audit/core";
 import { UsageError } from "../args.js";
 import type { Command } from "../command.js";
 import { bareMessage } from "../exit-codes.js";
@@ -46,7 +46,13 @@ export const doctor: Command = {
       );
     const spool = new Spool(resolve((values.spool as string | undefined) ?? "./.audit-spool"));
     const report: {
-      store: { state: "up" | "down"; answeredInMs?: number; events?: number; error?: string };
+      store: {
+        state: "up" | "down";
+        answeredInMs?: number;
+        events?: number;
+        error?: string;
+        description?: StoreDescription;
+      };
       spool: ReturnType<Spool["inspect"]> & { dir: string };
     } = { store: { state: "down" }, spool: { dir: spool.dir, ...spool.inspect() } };
     const started = Date.now();
@@ -63,6 +69,9 @@ export const doctor: Command = {
           ),
         ]);
         report.store = { state: "up", answeredInMs: Date.now() - started, events };
+        // What the store says it is (no secret in it), when it can say.
+        const description = store.describe?.();
+        if (description) report.store.description = description;
       } finally {
         await store.close().catch(() => undefined);
       }
@@ -75,6 +84,15 @@ export const doctor: Command = {
       io.stdout.write(
         `store       ${s.state}${s.state === "up" ? ` (${s.events} events, answered in ${s.answeredInMs} ms)` : `: ${s.error}`}\n`,
       );
+      if (s.description) {
+        const d = s.description;
+        const can = Object.entries(d.capabilities)
+          .filter(([, v]) => v)
+          .map(([k]) => k);
+        io.stdout.write(
+          `            ${d.id} at ${d.location}${d.readOnly ? " (read-only)" : ""}; ${can.length > 0 ? can.join(", ") : "no optional capabilities"}\n`,
+        );
+      }
       const p = report.spool;
       io.stdout.write(
         `spool       ${p.events} events waiting in ${p.files} files (${p.bytes} bytes) at ${p.dir}\n`,

@@ -1,3 +1,5 @@
+import type { StatsGroup, TrailStats } from "@audit/core";
+import { trailStats } from "@audit/core/store-kit";
 import type { Command } from "../command.js";
 import { FILTER_OPTIONS, filterFrom } from "../filters.js";
 import { escapeCell } from "../format.js";
@@ -5,24 +7,8 @@ import { resolveFilterRun } from "../ids.js";
 import { formatOf, formatOption, printRows, ROW_FORMATS, type Row } from "../output.js";
 import { STORE_OPTION, storeFrom } from "../store.js";
 
-interface Count {
-  count: number;
-  first: string;
-  last: string;
-}
-
-function add(counts: Map<string, Count>, key: string, time: string): void {
-  const c = counts.get(key);
-  if (!c) counts.set(key, { count: 1, first: time, last: time });
-  else {
-    c.count++;
-    if (time < c.first) c.first = time;
-    if (time > c.last) c.last = time;
-  }
-}
-
-const sorted = (counts: Map<string, Count>) =>
-  [...counts].sort((a, b) => b[1].count - a[1].count || (a[0] < b[0] ? -1 : 1));
+const sorted = (groups: Record<string, StatsGroup>) =>
+  Object.entries(groups).sort((a, b) => b[1].count - a[1].count || (a[0] < b[0] ? -1 : 1));
 
 /** `audit stats`: counts by type, actor and risk, and the time range. */
 export const stats: Command = {
@@ -43,29 +29,19 @@ export const stats: Command = {
     const filter = filterFrom(values);
     const format = formatOf(values, io, ROW_FORMATS, "table");
     const store = await storeFrom(values.store, io);
-    const groups = {
-      type: new Map<string, Count>(),
-      actor: new Map<string, Count>(),
-      risk: new Map<string, Count>(),
-    };
-    const all = new Map<string, Count>();
+    let stats: TrailStats;
     try {
       await resolveFilterRun(store, filter);
-      for await (const e of store.stream(filter)) {
-        add(all, "events", e.time);
-        add(groups.type, e.type, e.time);
-        add(groups.actor, e.actor ?? "(none)", e.time);
-        add(groups.risk, e.risk ?? "(none)", e.time);
-      }
+      // SQL stores count with GROUP BY in the database; others are read once, as a stream.
+      stats = await trailStats(store, filter);
     } finally {
       await store.close();
     }
-    const total = all.get("events")?.count ?? 0;
-    const first = all.get("events")?.first;
-    const last = all.get("events")?.last;
+    const { total, first, last } = stats;
+    const groups = { type: stats.byType, actor: stats.byActor, risk: stats.byRisk };
     if (format === "json") {
-      const counts = (m: Map<string, Count>) =>
-        Object.fromEntries([...m].map(([k, c]) => [k, c.count]));
+      const counts = (m: Record<string, StatsGroup>) =>
+        Object.fromEntries(Object.entries(m).map(([k, c]) => [k, c.count]));
       const result = {
         total,
         first,

@@ -8,6 +8,7 @@ import {
   openSync,
   readdirSync,
   readFileSync,
+  readSync,
   renameSync,
   statSync,
   unlinkSync,
@@ -254,6 +255,56 @@ export class Spool {
     }
   }
 
+  /**
+   * Reads a claimed file a bounded piece at a time: batches of at most `maxEvents` events, each
+   * parsed from at most about 1 MiB, so a replay that finds the store still down stops after its
+   * first batch instead of parsing a file of millions of events on the event loop (where no
+   * timer, close bound included, could fire). Lines that do not parse as events are counted.
+   * Return the iterator (or finish it) to close the file.
+   */
+  *readBatches(file: ClaimedSpoolFile, maxEvents: number): Generator<SpoolReadResult> {
+    let fd: number;
+    try {
+      fd = openSync(file.path, "r");
+    } catch (err) {
+      throw new SpoolError(`cannot read spool file ${file.originalName}`, { cause: err });
+    }
+    try {
+      const chunk = Buffer.allocUnsafe(READ_CHUNK);
+      let carry: Buffer | undefined;
+      let position = 0;
+      let batch: SpoolReadResult = { events: [], badLines: 0 };
+      for (;;) {
+        let n: number;
+        try {
+          n = readSync(fd, chunk, 0, READ_CHUNK, position);
+        } catch (err) {
+          throw new SpoolError(`cannot read spool file ${file.originalName}`, { cause: err });
+        }
+        position += n;
+        const data: Buffer = carry
+          ? Buffer.concat([carry, chunk.subarray(0, n)])
+          : chunk.subarray(0, n);
+        const end = n === 0 ? data.length : data.lastIndexOf(0x0a) + 1;
+        // Whole lines only; the rest waits for the next piece (or is the torn last line).
+        const lines = data.subarray(0, end).toString("utf8").split("\n");
+        carry = end < data.length ? Buffer.from(data.subarray(end)) : undefined;
+        for (const line of lines) {
+          if (line.length === 0) continue;
+          parseLine(line, batch);
+          if (batch.events.length >= maxEvents) {
+            yield batch;
+            batch = { events: [], badLines: 0 };
+          }
+        }
+        if (n === 0) break;
+      }
+      if (batch.events.length > 0 || batch.badLines > 0) yield batch;
+    } finally {
+      closeSync(fd);
+    }
+  }
+
   /** Deletes a claimed file whose events are safely in the store. */
   done(file: ClaimedSpoolFile): void {
     const size = fileSize(file.path);
@@ -303,17 +354,19 @@ function fileSize(path: string): number {
 
 /** Parses spool (or any audit JSONL) text, skipping and counting lines that are not events. */
 export function parseSpoolText(text: string): SpoolReadResult {
-  const events: AuditEvent[] = [];
-  let badLines = 0;
-  for (const line of text.split("\n")) {
-    if (line.length === 0) continue;
-    try {
-      const e = JSON.parse(line) as unknown;
-      assertValidEvent(e);
-      events.push(e);
-    } catch {
-      badLines++;
-    }
-  }
-  return { events, badLines };
+  const result: SpoolReadResult = { events: [], badLines: 0 };
+  for (const line of text.split("\n")) if (line.length > 0) parseLine(line, result);
+  return result;
 }
+
+function parseLine(line: string, into: SpoolReadResult): void {
+  try {
+    const e = JSON.parse(line) as unknown;
+    assertValidEvent(e);
+    into.events.push(e);
+  } catch {
+    into.badLines++;
+  }
+}
+
+const READ_CHUNK = 1 << 20;

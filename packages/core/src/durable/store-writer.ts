@@ -279,45 +279,53 @@ export class StoreWriter {
     while (files.length > 0) {
       for (let i = 0; i < files.length; i++) {
         const file = files[i]!;
-        let events: AuditEvent[];
+        const result: WriteResult = { stored: [], spooled: [], quarantined: [], lost: [] };
+        let badLines = 0;
+        // A bounded piece at a time: a store that is still down costs one batch, not the file.
+        const batches = spool.readBatches(file, this.#maxEvents);
         try {
-          const read = spool.read(file);
-          events = read.events;
-          if (read.badLines > 0) {
+          for (;;) {
+            let next: IteratorResult<{ events: AuditEvent[]; badLines: number }>;
+            try {
+              next = batches.next();
+            } catch (err) {
+              // Unreadable (permissions, I/O): leave it for a later replay or a human.
+              spool.release(file);
+              this.#report(err as SpoolError);
+              break;
+            }
+            if (next.done) {
+              spool.done(file);
+              this.counts.replayed += result.stored.length;
+              this.#markUp();
+              break;
+            }
+            badLines += next.value.badLines;
+            if (next.value.events.length === 0) continue;
+            const failed = await this.#appendIsolating(next.value.events, result);
+            if (failed.rest.length > 0) {
+              for (const rest of files.slice(i)) spool.release(rest);
+              if (this.up) this.#markDown(failed.error, failed.rest.length);
+              this.#report(
+                new StoreError(
+                  this.store.id,
+                  `replay of the spool is waiting for the store (${describeError(failed.error)})`,
+                  { cause: failed.error },
+                ),
+              );
+              return false;
+            }
+          }
+        } finally {
+          batches.return(undefined);
+          if (badLines > 0) {
             this.#report(
               new SpoolError(
-                `spool file ${file.originalName}: skipped ${read.badLines} unreadable lines (a write cut short by a crash)`,
+                `spool file ${file.originalName}: skipped ${badLines} unreadable lines (a write cut short by a crash)`,
               ),
             );
           }
-        } catch (err) {
-          // Unreadable as a whole (permissions, I/O): leave it for a later replay or a human.
-          spool.release(file);
-          this.#report(err as SpoolError);
-          continue;
         }
-        const result: WriteResult = { stored: [], spooled: [], quarantined: [], lost: [] };
-        for (let off = 0; off < events.length; off += this.#maxEvents) {
-          const failed = await this.#appendIsolating(
-            events.slice(off, off + this.#maxEvents),
-            result,
-          );
-          if (failed.rest.length > 0) {
-            for (const rest of files.slice(i)) spool.release(rest);
-            if (this.up) this.#markDown(failed.error, failed.rest.length);
-            this.#report(
-              new StoreError(
-                this.store.id,
-                `replay of the spool is waiting for the store (${describeError(failed.error)})`,
-                { cause: failed.error },
-              ),
-            );
-            return false;
-          }
-        }
-        spool.done(file);
-        this.counts.replayed += result.stored.length;
-        this.#markUp();
       }
       files = spool.claim();
     }

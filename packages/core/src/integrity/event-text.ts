@@ -1,35 +1,55 @@
-import type { AuditEvent } from "../event.js";
-
-/** The stored form of a sealed event and of its payload, as the seal stage wrote them. */
-interface SealedText {
-  /** The canonical JSON of the whole event, chain hash included. */
-  event: string;
-  /** The canonical JSON of `data` alone (a part of `event`). */
-  data: string;
-}
-
-// Kept per event object, weakly: an event that is dropped takes its text with it.
-const sealed = new WeakMap<AuditEvent, SealedText>();
-
-/**
- * Remembers the text an event was hashed from, as its stored form: the chain input (the event's
- * canonical JSON with `chain` holding id, seq and prev) with the hash put in. Canonical JSON sorts
- * `hash` first in `chain`, so the stored text is the chain input with `"hash":"…",` inserted —
- * the hashed bytes are the written bytes, and nothing is serialised twice.
- */
-export function rememberSealedText(event: AuditEvent, chainInput: string, data: string): void {
-  const hash = event.chain!.hash;
-  const at = chainInput.indexOf(CHAIN_OPEN);
-  if (at < 0) return;
-  const cut = at + CHAIN_OPEN.length;
-  sealed.set(event, {
-    event: `${chainInput.slice(0, cut)}"hash":"${hash}",${chainInput.slice(cut)}`,
-    data,
-  });
-}
+import type { AuditEvent, ChainLink } from "../event.js";
 
 // Inside a JSON string every `"` is escaped, so this only occurs as the `chain` member itself.
 const CHAIN_OPEN = '"chain":{';
+
+/**
+ * The chain link the seal stage gives an event. It serialises like a plain link (id, seq, prev,
+ * hash), and it privately remembers the text the event was hashed from, for the stores to write:
+ * kept on the link rather than in a WeakMap keyed by event, so sealing adds no weak entry per
+ * event for the garbage collector to trace. The text is handed out only for the very event object
+ * that was sealed: a copy (`{ ...event, data }`) shares the link but not the text.
+ */
+export class SealedLink implements ChainLink {
+  id: string;
+  seq: number;
+  prev: string;
+  hash = "";
+  #event: AuditEvent | undefined;
+  #text = "";
+  #data = "";
+
+  constructor(id: string, seq: number, prev: string) {
+    this.id = id;
+    this.seq = seq;
+    this.prev = prev;
+  }
+
+  /**
+   * Sets the hash and remembers the stored form: the chain input with `"hash":"…",` put right
+   * after `"chain":{` (canonical JSON sorts `hash` first in `chain`), so the hashed bytes are the
+   * written bytes. `data` is the canonical text of the payload alone (a part of the input).
+   */
+  seal(event: AuditEvent, hash: string, chainInput: string, data: string): void {
+    this.hash = hash;
+    const at = chainInput.indexOf(CHAIN_OPEN);
+    if (at < 0) return;
+    const cut = at + CHAIN_OPEN.length;
+    this.#event = event;
+    this.#text = `${chainInput.slice(0, cut)}"hash":"${hash}",${chainInput.slice(cut)}`;
+    this.#data = data;
+  }
+
+  /** The stored text of `event`, if it is the event this link sealed. */
+  textOf(event: AuditEvent): string | undefined {
+    return event === this.#event && event.chain === this ? this.#text : undefined;
+  }
+
+  /** The payload's text of `event`, if it is the event this link sealed. */
+  dataTextOf(event: AuditEvent): string | undefined {
+    return event === this.#event && event.chain === this ? this.#data : undefined;
+  }
+}
 
 /**
  * The text to store for an event: for an event sealed in this process, the exact canonical bytes
@@ -37,10 +57,12 @@ const CHAIN_OPEN = '"chain":{';
  * this and never serialises the event again.
  */
 export function eventText(event: AuditEvent): string {
-  return sealed.get(event)?.event ?? JSON.stringify(event);
+  const link = event.chain;
+  return (link instanceof SealedLink && link.textOf(event)) || JSON.stringify(event);
 }
 
 /** The text of the event's `data`, from the seal when there is one (see {@link eventText}). */
 export function eventDataText(event: AuditEvent): string {
-  return sealed.get(event)?.data ?? JSON.stringify(event.data);
+  const link = event.chain;
+  return (link instanceof SealedLink && link.dataTextOf(event)) || JSON.stringify(event.data);
 }

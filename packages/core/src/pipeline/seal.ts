@@ -30,6 +30,7 @@ export class SealStage {
   readonly #report: (error: AuditError) => void;
   readonly #onCheckpoint: (event: AuditEvent) => void;
   readonly #onIdle: () => void;
+  // Events prepared while there is no chain (see `prepare`).
   readonly #prepared = new WeakSet<AuditEvent>();
   readonly #checkpointsAfter = new Map<AuditEvent, AuditEvent>();
   #idleTimer: NodeJS.Timeout | undefined;
@@ -62,11 +63,15 @@ export class SealStage {
 
   /** Privacy and the chain link for one event (once); a checkpoint due right after it is made now. */
   prepare(e: AuditEvent): void {
-    if (this.#prepared.has(e)) return;
-    this.#prepared.add(e);
-    // A sealed event must not change.
+    // A sealed event must not change: its link says it was prepared (here, or before a replay).
     if (e.chain !== undefined) return;
     const sealer = this.sealer;
+    // Without a chain nothing on the event tells; a weak set remembers (only then: a weak entry
+    // per event is work for the garbage collector).
+    if (!sealer) {
+      if (this.#prepared.has(e)) return;
+      this.#prepared.add(e);
+    }
     // Checkpoints are made by the library alone (record() refuses the type) and hold only ids,
     // hashes and signatures: privacy must not touch them, or a signature could be "redacted".
     if (e.type === "audit.checkpoint") sealer?.placeAfterHead(e);
@@ -82,7 +87,7 @@ export class SealStage {
    * a checkpoint that fell due is made after the next event.
    */
   prepareAlone(e: AuditEvent): void {
-    this.#prepared.add(e);
+    if (!this.sealer) this.#prepared.add(e);
     if (this.#privacy) this.#applyPrivacy(e);
     this.sealer?.seal(e);
   }
@@ -104,7 +109,6 @@ export class SealStage {
   checkpoint(final: boolean, at: "head" | "now" = "now"): AuditEvent {
     const sealer = this.sealer!;
     const event = sealer.checkpointEvent(sealer.checkpointData({ final }), this.#actor, at);
-    this.#prepared.add(event);
     sealer.seal(event);
     sealer.covered();
     this.#onCheckpoint(event);
