@@ -9,6 +9,7 @@ import {
   type PrunedChainHead,
   type PruneOptions,
   type StoreCapabilities,
+  type StoreDescription,
   StoreError,
 } from "@audit/core";
 import {
@@ -187,8 +188,7 @@ export class JsonFileStore implements AuditStore {
     };
   }
 
-  // (@audit/core does not export the StoreDescription type yet; this is the same type.)
-  describe(): ReturnType<typeof describeStore> {
+  describe(): StoreDescription {
     return describeStore(this, this.dir, false);
   }
 
