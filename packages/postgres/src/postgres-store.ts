@@ -530,6 +530,7 @@ export class PostgresStore implements AuditStore {
   subscribe(filter: AuditFilter, onEvent: (event: AuditEvent) => void): () => void {
     this.#check();
     const resolved = resolveFilter(filter);
+    const subscribedAt = new Date();
     let last: number | undefined;
     const seen = new Set<string>();
     let running = false;
@@ -544,11 +545,22 @@ export class PostgresStore implements AuditStore {
         do {
           again = false;
           if (last === undefined) {
-            const r = await this.#query<{ m: string }>(
+            // The starting point, and what the look-back window below would read again: history,
+            // not news. One statement, so both come from one snapshot.
+            // Rows stored since subscribe() was called are news even if this read comes later.
+            const r = await this.#query<{ seq: string; id: string; fresh: boolean }>(
               "subscribe",
-              `SELECT coalesce(max(seq), 0) AS m FROM ${this.#s}.events`,
+              `SELECT seq, id, stored_at >= $1 AS fresh FROM ${this.#s}.events
+                WHERE seq > (SELECT coalesce(max(seq), 0) - 1000 FROM ${this.#s}.events)`,
+              [subscribedAt],
             );
-            last = Number(r.rows[0]!.m);
+            last = 0;
+            for (const row of r.rows) {
+              last = Math.max(last, Number(row.seq));
+              // Fresh rows stay unseen, so the look-back read that follows delivers them.
+              if (row.fresh) again = true;
+              else seen.add(row.id);
+            }
             continue;
           }
           // Sequence numbers are taken before commit, so a row can appear behind a newer one:
@@ -595,9 +607,24 @@ export class PostgresStore implements AuditStore {
       client.on("notification", (msg) => {
         if (msg.payload === this.schema) for (const s of subscribers) s();
       });
-      client.on("error", () => {
-        this.#listener = undefined;
+      client.on("error", (err) => {
+        if (this.#listener?.client === client) this.#listener = undefined;
         this.#listening = undefined;
+        // A broken client must leave the pool, or pool.end() waits for it forever.
+        client.release(err);
+        if (this.#closed || subscribers.size === 0) return;
+        const again = setTimeout(() => {
+          void this.#listen().then(
+            () => {
+              for (const wake of subscribers) {
+                this.#listener?.subscribers.add(wake);
+                wake();
+              }
+            },
+            () => undefined,
+          );
+        }, 100);
+        again.unref();
       });
       await client.query("LISTEN audit_events");
       this.#listener = { client, subscribers };

@@ -2,19 +2,35 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { pathToFileURL } from "node:url";
 
 // Child programs are written to a temporary file and import @audit/core by the URL this module
-// resolves, so they run the same core as the test; the adapter is found by `openStore` from the
-// child's working directory (the adapter package's own folder, given by the test).
+// resolves, so they run the same core as the test. The store is opened through the adapter module
+// the test names (its `createStoreFromUrl`), or else by `openStore` from the child's working
+// directory (the adapter package's own folder, given by the test).
+const OPEN_TARGET = `
+// Opens the store the way the test asked: through the adapter module's createStoreFromUrl when one
+// is given (the child then closes it), else by URL with openStore (the auditor owns it).
+async function openTarget(url) {
+  const mod = process.env.AUDIT_STORE_MODULE;
+  if (!mod) return { store: url, close: async () => {} };
+  const store = await (await import(mod)).createStoreFromUrl(url);
+  return { store, close: () => store.close() };
+}
+`;
+
 const WRITER = `
 const core = await import(process.env.AUDIT_CORE_URL);
+${OPEN_TARGET}
 const [url, count, actor] = process.argv.slice(2);
-const audit = await core.createAuditor({ store: url, spool: false, actor, onError: (e) => { console.error(e.message); } });
+const target = await openTarget(url);
+const audit = await core.createAuditor({ store: target.store, spool: false, actor, onError: (e) => { console.error(e.message); } });
 for (let i = 0; i < Number(count); i++) {
   audit.record({ type: "load.event", data: { i, actor } });
   if (i % 250 === 249) await new Promise((r) => setImmediate(r));
 }
 await audit.close();
+await target.close();
 const s = audit.stats();
 process.stdout.write(JSON.stringify(s) + "\\n");
 if (s.lost > 0 || s.spooled > 0) process.exitCode = 1;
@@ -23,8 +39,10 @@ if (s.lost > 0 || s.spooled > 0) process.exitCode = 1;
 const CRASHER = `
 import { writeSync } from "node:fs";
 const core = await import(process.env.AUDIT_CORE_URL);
+${OPEN_TARGET}
 const [url, spool] = process.argv.slice(2);
-const audit = await core.createAuditor({ store: url, spool, durability: "strict", batch: { maxDelayMs: 2 }, onError: () => {} });
+const target = await openTarget(url);
+const audit = await core.createAuditor({ store: target.store, spool, durability: "strict", batch: { maxDelayMs: 2 }, onError: () => {} });
 writeSync(1, "ready\\n");
 for (let i = 0; ; i++) {
   // A few events at once, so batches of several events are cut by the kill too.
@@ -39,8 +57,10 @@ for (let i = 0; ; i++) {
 
 const RESOLVER = `
 const core = await import(process.env.AUDIT_CORE_URL);
+${OPEN_TARGET}
 const [url, approvalId, name] = process.argv.slice(2);
-const audit = await core.createAuditor({ store: url, spool: false });
+const target = await openTarget(url);
+const audit = await core.createAuditor({ store: target.store, spool: false });
 try {
   await audit.approvals.resolve(approvalId, { outcome: "approve", resolvedBy: name });
   process.stdout.write("won\\n");
@@ -48,6 +68,7 @@ try {
   process.stdout.write(err instanceof core.ApprovalConflictError ? "lost\\n" : "error " + err.message + "\\n");
 }
 await audit.close();
+await target.close();
 `;
 
 let scriptDir: string | undefined;
@@ -62,10 +83,34 @@ function coreUrl(): string {
   return import.meta.resolve("@audit/core");
 }
 
-function run(file: string, args: string[], cwd: string): ChildProcess {
+/** Where a child finds the store: its adapter module, or the folder `openStore` resolves from. */
+export interface ChildStoreOptions {
+  /**
+   * The adapter module children import to open the store (absolute path or `file:` URL, plain
+   * JavaScript) exporting `createStoreFromUrl(url)`. Without it, children use `openStore(url)`.
+   */
+  module?: string;
+  /**
+   * The children's working directory, from which `openStore` finds the adapter package when no
+   * `module` is given.
+   * @default process.cwd()
+   */
+  cwd?: string;
+}
+
+/** A `file:` URL for a module given as a path or URL. */
+export function moduleUrl(module: string): string {
+  return module.startsWith("file:") ? module : pathToFileURL(module).href;
+}
+
+function run(file: string, args: string[], where: ChildStoreOptions): ChildProcess {
   return spawn(process.execPath, [file, ...args], {
-    cwd,
-    env: { ...process.env, AUDIT_CORE_URL: coreUrl() },
+    cwd: where.cwd ?? process.cwd(),
+    env: {
+      ...process.env,
+      AUDIT_CORE_URL: coreUrl(),
+      AUDIT_STORE_MODULE: where.module === undefined ? "" : moduleUrl(where.module),
+    },
     stdio: ["ignore", "pipe", "pipe"],
   });
 }
@@ -90,16 +135,17 @@ function collect(
  * Starts `processes` child processes that each record `events` events into the store at `url`
  * through their own auditor, all at once, and waits for them. Rejects if any child failed.
  */
-export async function runConcurrentWriters(options: {
-  url: string;
-  processes: number;
-  events: number;
-  cwd: string;
-}): Promise<void> {
+export async function runConcurrentWriters(
+  options: {
+    url: string;
+    processes: number;
+    events: number;
+  } & ChildStoreOptions,
+): Promise<void> {
   const file = script("writer", WRITER);
   const results = await Promise.all(
     Array.from({ length: options.processes }, (_, p) =>
-      collect(run(file, [options.url, String(options.events), `writer-${p}`], options.cwd)),
+      collect(run(file, [options.url, String(options.events), `writer-${p}`], options)),
     ),
   );
   const failed = results.filter((r) => r.code !== 0);
@@ -113,16 +159,17 @@ export async function runConcurrentWriters(options: {
 /**
  * Resolves one approval from `processes` child processes at once; returns how many won and lost.
  */
-export async function raceApprovalResolvers(options: {
-  url: string;
-  approvalId: string;
-  processes: number;
-  cwd: string;
-}): Promise<{ won: number; lost: number; other: string[] }> {
+export async function raceApprovalResolvers(
+  options: {
+    url: string;
+    approvalId: string;
+    processes: number;
+  } & ChildStoreOptions,
+): Promise<{ won: number; lost: number; other: string[] }> {
   const file = script("resolver", RESOLVER);
   const results = await Promise.all(
     Array.from({ length: options.processes }, (_, p) =>
-      collect(run(file, [options.url, options.approvalId, `human-${p}`], options.cwd)),
+      collect(run(file, [options.url, options.approvalId, `human-${p}`], options)),
     ),
   );
   const lines = results.map((r) => r.stdout.trim());
@@ -139,15 +186,16 @@ export async function raceApprovalResolvers(options: {
  * Runs a child that records in strict durability and prints each event id once `commit` resolved,
  * kills it with SIGKILL after a random delay, and returns the ids it had seen acknowledged.
  */
-export async function killRecorderAtRandom(options: {
-  url: string;
-  spool: string;
-  cwd: string;
-  minMs: number;
-  maxMs: number;
-}): Promise<string[]> {
+export async function killRecorderAtRandom(
+  options: {
+    url: string;
+    spool: string;
+    minMs: number;
+    maxMs: number;
+  } & ChildStoreOptions,
+): Promise<string[]> {
   const file = script("crasher", CRASHER);
-  const child = run(file, [options.url, options.spool], options.cwd);
+  const child = run(file, [options.url, options.spool], options);
   const done = collect(child);
   let out = "";
   await new Promise<void>((resolve, reject) => {

@@ -17,6 +17,7 @@ import {
   verifyChain,
 } from "@audit/core";
 import type { TestApi } from "./harness.js";
+import { withCleanup } from "./store-tests.js";
 
 /**
  * What an attacker with write access to the store can do, bypassing the adapter: the raw-write
@@ -80,7 +81,7 @@ interface Trail {
 export function tamperSuite(t: TestApi, h: TamperHarness): void {
   const signing = generateKeyPairSync("ed25519");
   const locations: string[] = [];
-  t.afterEach(async () => {
+  const it = withCleanup(t, async () => {
     for (const l of locations.splice(0)) await h.cleanup?.(l);
   });
 
@@ -149,7 +150,7 @@ export function tamperSuite(t: TestApi, h: TamperHarness): void {
     const keyed = key === undefined ? "without an HMAC key" : "with an HMAC key";
 
     t.describe(`${h.name}: tampering ${keyed}`, () => {
-      t.it("leaves an untouched trail verifying with every rule on", async () => {
+      it("leaves an untouched trail verifying with every rule on", async () => {
         const trail = await writeTrail(key);
         const report = await verify(trail, key);
         t.expect(report.problems).toEqual([]);
@@ -157,7 +158,7 @@ export function tamperSuite(t: TestApi, h: TamperHarness): void {
         t.expect(report.events).toBe(trail.events.length);
       });
 
-      t.it("finds a resolution rewritten from deny to approve (hash-mismatch)", async () => {
+      it("finds a resolution rewritten from deny to approve (hash-mismatch)", async () => {
         const trail = await writeTrail(key);
         const id = resolutionEventId(trail.denied);
         const text = await h.raw.getText(trail.location, id);
@@ -168,49 +169,43 @@ export function tamperSuite(t: TestApi, h: TamperHarness): void {
         t.expect(named(report, "hash-mismatch")).toContain(id);
       });
 
-      t.it(
-        "finds a resolution rewritten with every hash after it recomputed (bad-signature, checkpoint-mismatch)",
-        async () => {
-          const trail = await writeTrail(key);
-          const id = resolutionEventId(trail.denied);
-          const changed = rechain(trail.events, id, (e) => {
-            e.data.outcome = "approve";
-          });
-          for (const e of changed) await h.raw.setText(trail.location, e.id, JSON.stringify(e));
-          const report = await verify(trail, key);
-          t.expect(report.ok).toBe(false);
-          // The signed checkpoints after it no longer verify, and the witness remembers the old heads.
-          t.expect(kinds(report)).toContain("bad-signature");
-          t.expect(kinds(report)).toContain("checkpoint-mismatch");
-          if (key !== undefined) t.expect(kinds(report)).toContain("hash-mismatch");
-        },
-      );
+      it("finds a resolution rewritten with every hash after it recomputed (bad-signature, checkpoint-mismatch)", async () => {
+        const trail = await writeTrail(key);
+        const id = resolutionEventId(trail.denied);
+        const changed = rechain(trail.events, id, (e) => {
+          e.data.outcome = "approve";
+        });
+        for (const e of changed) await h.raw.setText(trail.location, e.id, JSON.stringify(e));
+        const report = await verify(trail, key);
+        t.expect(report.ok).toBe(false);
+        // The signed checkpoints after it no longer verify, and the witness remembers the old heads.
+        t.expect(kinds(report)).toContain("bad-signature");
+        t.expect(kinds(report)).toContain("checkpoint-mismatch");
+        if (key !== undefined) t.expect(kinds(report)).toContain("hash-mismatch");
+      });
 
-      t.it(
-        "finds a resolution inserted for a pending approval (unclosed, or hash-mismatch)",
-        async () => {
-          const trail = await writeTrail(key);
-          const request = trail.requestOf(trail.pending);
-          const forged: AuditEvent = {
-            id: resolutionEventId(trail.pending),
-            type: "approval.resolve",
-            time: new Date(Date.parse(request.time) + 1).toISOString(),
-            actor: "mallory",
-            risk: "high",
-            data: { approvalId: trail.pending, outcome: "approve", resolvedBy: "mallory" },
-            chain: { id: uuidv7(), seq: 1, prev: "", hash: "" },
-          };
-          forged.chain!.hash = hashEvent(forged);
-          await appendRaw(h, trail.location, forged);
-          const report = await verify(trail, key);
-          t.expect(report.ok).toBe(false);
-          // Without the key the forged chain's hash holds, but nobody can sign its closing checkpoint.
-          t.expect(named(report, "unclosed")).toContain(forged.id);
-          if (key !== undefined) t.expect(named(report, "hash-mismatch")).toContain(forged.id);
-        },
-      );
+      it("finds a resolution inserted for a pending approval (unclosed, or hash-mismatch)", async () => {
+        const trail = await writeTrail(key);
+        const request = trail.requestOf(trail.pending);
+        const forged: AuditEvent = {
+          id: resolutionEventId(trail.pending),
+          type: "approval.resolve",
+          time: new Date(Date.parse(request.time) + 1).toISOString(),
+          actor: "mallory",
+          risk: "high",
+          data: { approvalId: trail.pending, outcome: "approve", resolvedBy: "mallory" },
+          chain: { id: uuidv7(), seq: 1, prev: "", hash: "" },
+        };
+        forged.chain!.hash = hashEvent(forged);
+        await appendRaw(h, trail.location, forged);
+        const report = await verify(trail, key);
+        t.expect(report.ok).toBe(false);
+        // Without the key the forged chain's hash holds, but nobody can sign its closing checkpoint.
+        t.expect(named(report, "unclosed")).toContain(forged.id);
+        if (key !== undefined) t.expect(named(report, "hash-mismatch")).toContain(forged.id);
+      });
 
-      t.it("finds resolutions not bound to a request (unbound-resolution)", async () => {
+      it("finds resolutions not bound to a request (unbound-resolution)", async () => {
         const trail = await writeTrail(key);
         const request = trail.requestOf(trail.pending);
         const make = (approvalId: string, time: string): AuditEvent => {
@@ -234,7 +229,7 @@ export function tamperSuite(t: TestApi, h: TamperHarness): void {
         t.expect(named(report, "unbound-resolution")).toContain(orphan.id);
       });
 
-      t.it("refuses an event recorded to mimic a resolution", async () => {
+      it("refuses an event recorded to mimic a resolution", async () => {
         const { store, location } = await h.create();
         locations.push(location);
         const audit = new Auditor({
@@ -262,7 +257,7 @@ export function tamperSuite(t: TestApi, h: TamperHarness): void {
         await store.close();
       });
 
-      t.it("finds two stored events swapped (store-order)", async () => {
+      it("finds two stored events swapped (store-order)", async () => {
         const trail = await writeTrail(key);
         const tools = trail.events.filter((e) => e.type === "tool.start");
         const [a, b] = [tools[0]!, tools[1]!];
@@ -274,7 +269,7 @@ export function tamperSuite(t: TestApi, h: TamperHarness): void {
       });
 
       if (h.raw.setRiskColumn) {
-        t.it("finds a risk column changed under its body (column-mismatch)", async () => {
+        it("finds a risk column changed under its body (column-mismatch)", async () => {
           const trail = await writeTrail(key);
           const request = trail.requestOf(trail.pending);
           await h.raw.setRiskColumn!(trail.location, request.id, 0);
@@ -288,24 +283,21 @@ export function tamperSuite(t: TestApi, h: TamperHarness): void {
           t.expect(kinds(report)).toEqual(["column-mismatch"]);
         });
       } else {
-        t.it(
-          "finds a risk changed in a stored line (hash-mismatch): files have no columns",
-          async () => {
-            const trail = await writeTrail(key);
-            const request = trail.requestOf(trail.pending);
-            const text = await h.raw.getText(trail.location, request.id);
-            await h.raw.setText(
-              trail.location,
-              request.id,
-              text.replace('"risk":"high"', '"risk":"low"'),
-            );
-            const report = await verify(trail, key);
-            t.expect(named(report, "hash-mismatch")).toContain(request.id);
-          },
-        );
+        it("finds a risk changed in a stored line (hash-mismatch): files have no columns", async () => {
+          const trail = await writeTrail(key);
+          const request = trail.requestOf(trail.pending);
+          const text = await h.raw.getText(trail.location, request.id);
+          await h.raw.setText(
+            trail.location,
+            request.id,
+            text.replace('"risk":"high"', '"risk":"low"'),
+          );
+          const report = await verify(trail, key);
+          t.expect(named(report, "hash-mismatch")).toContain(request.id);
+        });
       }
 
-      t.it("finds a duplicate key in stored text (non-strict-json)", async () => {
+      it("finds a duplicate key in stored text (non-strict-json)", async () => {
         const trail = await writeTrail(key);
         const request = trail.requestOf(trail.pending);
         const text = await h.raw.getText(trail.location, request.id);
@@ -326,7 +318,7 @@ export function tamperSuite(t: TestApi, h: TamperHarness): void {
         }
       });
 
-      t.it("finds a number beyond a double's range, 1e400 (non-strict-json)", async () => {
+      it("finds a number beyond a double's range, 1e400 (non-strict-json)", async () => {
         const trail = await writeTrail(key);
         const request = trail.requestOf(trail.pending);
         const text = await h.raw.getText(trail.location, request.id);
@@ -340,7 +332,7 @@ export function tamperSuite(t: TestApi, h: TamperHarness): void {
       });
 
       if (h.raw.keepsText) {
-        t.it("finds a lone surrogate in stored text (non-strict-json)", async () => {
+        it("finds a lone surrogate in stored text (non-strict-json)", async () => {
           const trail = await writeTrail(key);
           const request = trail.requestOf(trail.pending);
           const text = await h.raw.getText(trail.location, request.id);
@@ -355,7 +347,7 @@ export function tamperSuite(t: TestApi, h: TamperHarness): void {
       }
 
       if (h.raw.holdsBytes) {
-        t.it("finds stored bytes that are not UTF-8 (non-strict-json)", async () => {
+        it("finds stored bytes that are not UTF-8 (non-strict-json)", async () => {
           const trail = await writeTrail(key);
           const request = trail.requestOf(trail.pending);
           const text = await h.raw.getText(trail.location, request.id);
@@ -372,7 +364,7 @@ export function tamperSuite(t: TestApi, h: TamperHarness): void {
   }
 
   t.describe(`${h.name}: verifying a store that is not there`, () => {
-    t.it("fails with a clear error and creates nothing", async () => {
+    it("fails with a clear error and creates nothing", async () => {
       const missing = await h.missing();
       let error: unknown;
       try {
