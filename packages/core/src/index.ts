@@ -26,13 +26,7 @@ export {
 } from "./auditor/run-trail.js";
 export { canonicalJson } from "./canonical.js";
 export type { Outcome } from "./durable/commit-tracker.js";
-export { isDiskFull, isRejection } from "./durable/failure.js";
-export {
-  isProcessAlive,
-  parseProcessIdentity,
-  processIdentity,
-  sameProcessAlive,
-} from "./durable/process-identity.js";
+export { isRejection } from "./durable/failure.js";
 export { parseSpoolText, Spool, type SpoolOptions, type SpoolReadResult } from "./durable/spool.js";
 export type { RetryOptions, StoreHealth, WriteResult } from "./durable/store-writer.js";
 export {
@@ -78,18 +72,6 @@ export {
 } from "./exporters/console-exporter.js";
 export type { AuditExporter } from "./exporters/exporter.js";
 export type { ExporterHealth } from "./exporters/lanes.js";
-export {
-  compareEvents,
-  cursorNotFound,
-  eventMatches,
-  isAfterCursor,
-  parseTime,
-  prefixUpperBound,
-  type ResolvedFilter,
-  resolveFilter,
-  resolvePrune,
-  typeMatches,
-} from "./filter.js";
 export { isUuid, newSpanId, newTraceId, uuidFromName, uuidv7, uuidv7Time } from "./ids.js";
 export {
   type BuildEvidenceOptions,
@@ -201,7 +183,6 @@ export type {
   StoredRow,
   TrailStats,
 } from "./store.js";
-export { assertValidBatch, assertValidEvent, isEventTime } from "./validate.js";
 export {
   type ChainProblem,
   type ChainProblemKind,

@@ -10,7 +10,6 @@ import {
   chainInput,
   checkpointNoteBody,
   checkpointSignatureValid,
-  eventMatches,
   hashEvent,
   keyIdOf,
   leafHash,
@@ -18,11 +17,11 @@ import {
   noteVerifierKey,
   rawEd25519PublicKey,
   resolutionEventId,
-  resolveFilter,
   storableString,
   verifyChain,
   verifyEvidenceBundle,
 } from "../src/index.js";
+import { eventMatches, resolveFilter } from "../src/store-kit/index.js";
 
 // The published vectors (docs/test-vectors.json), recomputed with this package's code.
 const vectors = JSON.parse(

@@ -3,7 +3,6 @@ import {
   type AuditEvent,
   Auditor,
   type CheckpointData,
-  compareEvents,
   MemoryStore,
   RISK_LEVELS,
   resolutionEventId,
@@ -11,6 +10,7 @@ import {
   type VerifyReport,
   verifyChain,
 } from "../src/index.js";
+import { compareEvents } from "../src/store-kit/index.js";
 
 /**
  * A MemoryStore that also offers `storedRows`, from rows the test controls: the shape of a SQL

@@ -8,23 +8,25 @@ import {
   type AuditEvent,
   type AuditFilter,
   type AuditStore,
-  assertValidBatch,
-  assertValidEvent,
-  compareEvents,
-  cursorNotFound,
   describeError,
-  eventMatches,
-  isAfterCursor,
   type PrunedChainHead,
   type PruneOptions,
-  type ResolvedFilter,
-  resolveFilter,
-  resolvePrune,
   type StoreCapabilities,
   type StoredRow,
   StoreError,
   uuidv7Time,
 } from "@audit/core";
+import {
+  assertValidBatch,
+  assertValidEvent,
+  compareEvents,
+  cursorNotFound,
+  eventMatches,
+  isAfterCursor,
+  type ResolvedFilter,
+  resolveFilter,
+  resolvePrune,
+} from "@audit/core/store-kit";
 import { FileIndex, type IndexContext } from "./day-index.js";
 import { FingerprintTable } from "./fingerprint-table.js";
 import { fingerprint } from "./hashing.js";

@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { link, open, readFile, rename, stat, unlink } from "node:fs/promises";
 import { join } from "node:path";
-import { processIdentity, sameProcessAlive } from "@audit/core";
+import { processIdentity, sameProcessAlive } from "@audit/core/store-kit";
 
 /**
  * A lock shared by every process writing one directory. Contract:

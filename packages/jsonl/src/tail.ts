@@ -1,7 +1,8 @@
 import { closeSync, openSync, readdirSync, readSync, statSync } from "node:fs";
 import { stat } from "node:fs/promises";
 import { join } from "node:path";
-import { type AuditEvent, compareEvents } from "@audit/core";
+import type { AuditEvent } from "@audit/core";
+import { compareEvents } from "@audit/core/store-kit";
 import { eventOf } from "./line-format.js";
 import { type FileLine, readLines } from "./lines.js";
 import type { ReadMeter } from "./read-meter.js";

@@ -1,11 +1,6 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
-import {
-  type AuditEvent,
-  type AuditStore,
-  compareEvents,
-  eventMatches,
-  resolveFilter,
-} from "@audit/core";
+import type { AuditEvent, AuditStore } from "@audit/core";
+import { compareEvents, eventMatches, resolveFilter } from "@audit/core/store-kit";
 import { filterFromParams } from "./filter-params.js";
 import { HttpError } from "./http.js";
 import type { LiveFeed } from "./live-feed.js";

@@ -1,4 +1,5 @@
-import { type AuditFilter, isRisk, resolveFilter } from "@audit/core";
+import { type AuditFilter, isRisk } from "@audit/core";
+import { resolveFilter } from "@audit/core/store-kit";
 import { HttpError } from "./http.js";
 
 /** The query parameters every listing understands, and the filter key each one sets. */

@@ -1,4 +1,5 @@
-import { type AuditEvent, compareEvents, type Risk, riskAtLeast } from "@audit/core";
+import { type AuditEvent, type Risk, riskAtLeast } from "@audit/core";
+import { compareEvents } from "@audit/core/store-kit";
 
 /** What an operation of a run is, for display. */
 export type SpanKind =

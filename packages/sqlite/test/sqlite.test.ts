@@ -5,12 +5,11 @@ import {
   AuditConfigError,
   type AuditFilter,
   Auditor,
-  eventMatches,
   openStore,
-  resolveFilter,
   StoreError,
   verifyChain,
 } from "@audit/core";
+import { eventMatches, resolveFilter } from "@audit/core/store-kit";
 import { makeEvents, sorted, timeAt } from "@audit/test-suite";
 import Database from "better-sqlite3";
 import { afterAll, describe, expect, it } from "vitest";

@@ -1,4 +1,5 @@
-import { type AuditEvent, compareEvents, uuidv7 } from "@audit/core";
+import { type AuditEvent, uuidv7 } from "@audit/core";
+import { compareEvents } from "@audit/core/store-kit";
 
 const BASE = Date.parse("2026-01-01T00:00:00.000Z");
 

@@ -1,4 +1,5 @@
-import { Auditor, type AuditStore, resolvePrune } from "@audit/core";
+import { Auditor, type AuditStore } from "@audit/core";
+import { resolvePrune } from "@audit/core/store-kit";
 import { UsageError } from "../args.js";
 import type { Command } from "../command.js";
 import type { CliIo } from "../io.js";

@@ -1,4 +1,5 @@
-import { type AuditEvent, eventMatches, resolveFilter } from "@audit/core";
+import type { AuditEvent } from "@audit/core";
+import { eventMatches, resolveFilter } from "@audit/core/store-kit";
 import { UsageError } from "../args.js";
 import type { Command } from "../command.js";
 import { FILTER_OPTIONS, filterFrom, limitFrom, listingOptions } from "../filters.js";

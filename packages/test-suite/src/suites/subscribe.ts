@@ -1,10 +1,5 @@
-import {
-  type AuditEvent,
-  type AuditFilter,
-  type AuditStore,
-  eventMatches,
-  resolveFilter,
-} from "@audit/core";
+import type { AuditEvent, AuditFilter, AuditStore } from "@audit/core";
+import { eventMatches, resolveFilter } from "@audit/core/store-kit";
 import { ids, makeEvent, makeEvents } from "../events.js";
 import type { Fixture, StoreHarness, TestApi } from "../harness.js";
 import { runConcurrentWriters } from "../processes.js";
