@@ -37,7 +37,9 @@ export function assertValidEvent(event: unknown): asserts event is AuditEvent {
   }
   if (!isEventTime(e.time)) {
     throw new AuditValidationError(
-      `event ${e.id}: time ${JSON.stringify(e.time)} must be RFC 3339 UTC with milliseconds`,
+      typeof e.time === "string" && TIME_PATTERN.test(e.time)
+        ? `event ${e.id}: time ${e.time} is not a real UTC instant (a day past its month's end, or hour 24)`
+        : `event ${e.id}: time ${JSON.stringify(e.time)} must be RFC 3339 UTC with milliseconds`,
     );
   }
   if (e.data === null || typeof e.data !== "object" || Array.isArray(e.data)) {

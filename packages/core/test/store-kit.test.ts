@@ -10,11 +10,13 @@ import {
   MemoryStore,
 } from "../src/index.js";
 import {
+  assertValidEvent,
   compileFilter,
   cursorOf,
   describeStore,
   eventDataText,
   eventText,
+  isEventTime,
   keysetPages,
   readUrlParams,
   resolveFilter,
@@ -238,10 +240,10 @@ describe("the sealed text", () => {
     await audit.close();
   });
 
-  it("is JSON.stringify for an event that was not sealed here", () => {
+  it("is JSON.stringify for an event that was not sealed here (its payload: canonical)", () => {
     const e = { id: "x", time: "2026-01-01T00:00:00.000Z", type: "t", data: { b: 1, a: 2 } };
     expect(eventText(e)).toBe(JSON.stringify(e));
-    expect(eventDataText(e)).toBe('{"b":1,"a":2}');
+    expect(eventDataText(e)).toBe('{"a":2,"b":1}');
   });
 });
 
@@ -315,5 +317,20 @@ describe("describeStore", () => {
     );
     expect(d.location).not.toContain("sk-live-abcdefghijklmnopqrstuvwxyz012345");
     expect(d).toMatchObject({ id: "x", readOnly: true });
+  });
+});
+
+describe("event times", () => {
+  it("refuses a time JavaScript would roll over to another instant", () => {
+    expect(isEventTime("2026-02-28T23:59:59.999Z")).toBe(true);
+    expect(isEventTime("2024-02-29T00:00:00.000Z")).toBe(true);
+    expect(isEventTime("2026-12-31T23:00:00.000Z")).toBe(true);
+    expect(isEventTime("2026-02-29T00:00:00.000Z")).toBe(false);
+    expect(isEventTime("2026-02-30T00:00:00.000Z")).toBe(false);
+    expect(isEventTime("2026-04-31T00:00:00.000Z")).toBe(false);
+    expect(isEventTime("2026-01-01T24:00:00.000Z")).toBe(false);
+    expect(() =>
+      assertValidEvent({ id: "x", type: "t", time: "2026-02-30T00:00:00.000Z", data: {} }),
+    ).toThrow("is not a real UTC instant");
   });
 });
