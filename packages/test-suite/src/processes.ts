@@ -198,10 +198,13 @@ export async function killRecorderAtRandom(
   const child = run(file, [options.url, options.spool], options);
   const done = collect(child);
   let out = "";
+  // The kill lands at a random moment once the recorder has acknowledged its first event: on a
+  // loaded machine its first commit can take longer than the whole random window, and a kill
+  // before any acknowledgement would test nothing.
   await new Promise<void>((resolve, reject) => {
     const onData = (d: Buffer) => {
       out += d.toString();
-      if (out.includes("ready\n")) {
+      if (out.includes("ready\n") && /\n[0-9a-f-]{36}\n/.test(out)) {
         child.stdout?.off("data", onData);
         resolve();
       }
