@@ -25,7 +25,8 @@ export const INSERT_COLUMNS =
 
 /** The columns a read needs to rebuild an event. */
 export const EVENT_COLUMNS =
-  "time, id, type, actor, session_id, run_id, span_id, parent_span_id, trace_id, chain_id, chain_seq, chain_prev, chain_hash, data, extra";
+  "time, id, type, actor, session_id, run_id, span_id, parent_span_id, trace_id, chain_id, chain_seq, " +
+  `${hexOf("chain_prev")}, ${hexOf("chain_hash")}, data, extra`;
 
 /**
  * One row to insert, in {@link INSERT_COLUMNS} order, built on the caller's thread. The chain
@@ -51,6 +52,12 @@ export type InsertRow = [
   data: string,
   extra: string | null,
 ];
+
+// A hash kept as bytes is read as lowercase hex by SQLite itself: no Buffer (and no ArrayBuffer
+// for the collector to track) per hash per row; anything else stored there comes back as it is.
+function hexOf(column: string): string {
+  return `CASE WHEN typeof(${column}) = 'blob' THEN lower(hex(${column})) ELSE ${column} END AS ${column}`;
+}
 
 /** A row as read back: the columns of {@link EVENT_COLUMNS}, values as SQLite returns them. */
 export interface EventRow {
