@@ -40,7 +40,7 @@ describe("the directory lock", () => {
     const dir = fresh();
     const store = new JsonlStore({ dir, lockTimeoutMs: 5000 });
     await store.append([makeEvent()]);
-    const core = pathToFileURL(require.resolve("@audit/core")).href;
+    const kit = pathToFileURL(require.resolve("@audit/core/store-kit")).href;
     // The child takes the lock the way a writer does (its own identity, linked into place), then
     // is killed with the lock held.
     const child = spawn(
@@ -48,7 +48,7 @@ describe("the directory lock", () => {
       [
         "--input-type=module",
         "-e",
-        `const { processIdentity } = await import(${JSON.stringify(core)});
+        `const { processIdentity } = await import(${JSON.stringify(kit)});
          const { writeFileSync, linkSync } = await import("node:fs");
          const tmp = process.argv[1] + "/.lock.child.tmp";
          writeFileSync(tmp, processIdentity() + "\\nchild-token\\n");
