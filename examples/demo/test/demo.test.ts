@@ -20,7 +20,7 @@ function demo(store: string): Promise<Result> {
     execFile(
       join(here, "node_modules", ".bin", "tsx"),
       ["demo.ts"],
-      { cwd: here, env: { ...process.env, AUDIT_STORE: store }, timeout: 50_000 },
+      { cwd: here, env: { ...process.env, AUDIT_STORE: store }, timeout: 150_000 },
       (err, stdout, stderr) => {
         const code = err ? ((err as { code?: number }).code ?? 1) : 0;
         resolve({ code: typeof code === "number" ? code : 1, stdout, stderr });

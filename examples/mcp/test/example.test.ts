@@ -16,7 +16,7 @@ it("runs offline, records the run with its approval, and prints it with the CLI"
       execFile(
         join(here, "node_modules", ".bin", "tsx"),
         ["main.ts"],
-        { cwd: here, env: { ...process.env, AUDIT_STORE: store }, timeout: 50_000 },
+        { cwd: here, env: { ...process.env, AUDIT_STORE: store }, timeout: 150_000 },
         (err, out, errOut) => (err ? reject(new Error(`${err.message}\n${errOut}`)) : resolve(out)),
       );
     });
