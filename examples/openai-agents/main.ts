@@ -107,6 +107,16 @@ const triage = new Agent({
 });
 
 const io = { stdout: process.stdout, stderr: process.stderr, env: process.env };
+
+// The supervisor answers once the request is in the store (a busy machine may take a moment to
+// write it), and asks again if the CLI could not find it yet: the agent waits for the answer.
+async function answer(argv: string[]): Promise<void> {
+  await auditor.flush();
+  for (let attempt = 0; attempt < 20; attempt++) {
+    if ((await audit(argv, io)) === 0) return;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
 const result = await runWithApprovals(triage, "Please refund order A-1002", {
   processor,
   runner: new Runner({ workflowName: "support-desk", groupId: "conversation-1002" }),
@@ -117,7 +127,7 @@ const result = await runWithApprovals(triage, "Please refund order A-1002", {
     const rest = ["--by", "supervisor", "--comment", "loyal customer", "--store", storeUrl];
     const shown = [...args, ...rest].map((a) => (a.includes(" ") ? JSON.stringify(a) : a));
     console.log(`$ audit ${shown.join(" ")}`);
-    setTimeout(() => void audit([...args, ...rest], io), 100);
+    setTimeout(() => void answer([...args, ...rest]), 100);
   },
 });
 console.log(`\nagent: ${result.finalOutput}`);
