@@ -246,15 +246,6 @@ export class Spool {
     return claimed;
   }
 
-  /** Reads a claimed file. Lines that do not parse as events are counted, never thrown. */
-  read(file: ClaimedSpoolFile): SpoolReadResult {
-    try {
-      return parseSpoolText(readFileSync(file.path, "utf8"));
-    } catch (err) {
-      throw new SpoolError(`cannot read spool file ${file.originalName}`, { cause: err });
-    }
-  }
-
   /**
    * Reads a claimed file a bounded piece at a time: batches of at most `maxEvents` events, each
    * parsed from at most about 1 MiB, so a replay that finds the store still down stops after its
